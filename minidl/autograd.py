@@ -1,0 +1,280 @@
+"""Floor 1: reverse-mode automatic differentiation.
+
+A ``Tensor`` wraps an array (NumPy or CuPy). Every differentiable operation is a ``Function``
+whose ``forward`` and ``backward`` work on raw arrays. Calling a Function on tensors records
+it as the ``creator`` of its outputs, which builds the graph; ``Tensor.backward()`` walks that
+graph once in reverse topological order (iteratively, so deep graphs do not hit Python's
+recursion limit), and the engine, not each op, does the bookkeeping: it undoes broadcasting
+with ``sum_to``, checks shapes, accumulates gradients of tensors used twice, and frees every
+Function's buffers once its backward has run.
+"""
+import contextlib
+import weakref
+
+import numpy as np
+
+from . import backend
+
+_config = {'grad_enabled': True}
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Run a block without recording a graph (inference, optimizer updates)."""
+    old = _config['grad_enabled']
+    _config['grad_enabled'] = False
+    try:
+        yield
+    finally:
+        _config['grad_enabled'] = old
+
+
+def is_grad_enabled():
+    return _config['grad_enabled']
+
+
+def sum_to(x, shape):
+    """Sum array ``x`` down to ``shape``: the adjoint of broadcasting ``shape`` to ``x.shape``."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
+                                      if n == 1 and x.shape[i + lead] != 1)
+    y = x.sum(axis=axes, keepdims=True)
+    return y.reshape(shape) if lead else y
+
+
+class Tensor:
+    """An array that remembers how it was computed, so that gradients can flow back to it."""
+    __slots__ = ('data', 'grad', 'requires_grad', 'creator', 'name', 'retains_grad', '__weakref__')
+    __array_priority__ = 100  # ndarray (op) Tensor dispatches to Tensor's reflected operator
+
+    def __init__(self, data, requires_grad=False, name=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if type(data) is not backend.xp().ndarray:
+            data = backend.as_array(data)
+        self.data = data
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.creator = None
+        self.name = name
+        self.retains_grad = False
+
+    # --- array-like properties -------------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: self.data.size)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        body = str(backend.to_numpy(self.data)).replace('\n', '\n' + ' ' * 7)
+        extra = ', requires_grad=True' if self.requires_grad else ''
+        return f'Tensor({body}{extra})'
+
+    def numpy(self):
+        """The data as a NumPy array (copied to the host under CuPy)."""
+        return backend.to_numpy(self.data)
+
+    def item(self):
+        return self.data.item()
+
+    def detach(self):
+        """A new leaf Tensor sharing this one's data, cut off from the graph."""
+        return Tensor(self.data)
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        self.retains_grad = True
+        return self
+
+    def zero_grad(self):
+        self.grad = None
+
+    # --- backward ------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        ``grad`` is the upstream gradient (ones when omitted). Unless ``retain_graph``, every
+        Function's saved arrays are released as soon as its backward has run.
+        """
+        if not self.requires_grad:
+            raise RuntimeError('backward() called on a tensor that does not require grad: '
+                               'no input of its graph has requires_grad=True.')
+        if grad is None:
+            grad = backend.get_array_module(self.data).ones_like(self.data)
+        else:
+            grad = grad.data if isinstance(grad, Tensor) else backend.as_array(grad, self.dtype)
+        grads = {id(self): [self, grad]}
+        if self.creator is None:
+            _accumulate(self, grad)
+            return
+        for f in _topological_order(self.creator):
+            gys = []
+            for ref in f.outputs:
+                out = ref()
+                entry = grads.pop(id(out), None) if out is not None else None
+                if entry is not None and out.retains_grad:
+                    _accumulate(out, entry[1])
+                gys.append(None if entry is None else entry[1])
+            gys = [gy if gy is not None else f.zeros_like_output(i) for i, gy in enumerate(gys)]
+            gxs = f.backward(*gys)
+            if not isinstance(gxs, tuple):
+                gxs = (gxs,)
+            for x, gx in zip(f.inputs, gxs):
+                if gx is None or not x.requires_grad:
+                    continue
+                gx = _check_gradient(f, x, gx)
+                if x.creator is None:
+                    _accumulate(x, gx)
+                    continue
+                entry = grads.get(id(x))
+                if entry is None:
+                    grads[id(x)] = [x, gx]
+                else:
+                    entry[1] = entry[1] + gx
+            if not retain_graph:
+                f.release()
+
+    # --- operators (the functions live in minidl.functional) --------------------------------
+    def __add__(self, other): return _F.add(self, other)
+    def __radd__(self, other): return _F.add(other, self)
+    def __sub__(self, other): return _F.sub(self, other)
+    def __rsub__(self, other): return _F.sub(other, self)
+    def __mul__(self, other): return _F.mul(self, other)
+    def __rmul__(self, other): return _F.mul(other, self)
+    def __truediv__(self, other): return _F.div(self, other)
+    def __rtruediv__(self, other): return _F.div(other, self)
+    def __pow__(self, other): return _F.pow(self, other)
+    def __rpow__(self, other): return _F.pow(other, self)
+    def __matmul__(self, other): return _F.matmul(self, other)
+    def __rmatmul__(self, other): return _F.matmul(other, self)
+    def __neg__(self): return _F.neg(self)
+    def __abs__(self): return _F.abs(self)
+    def __getitem__(self, key): return _F.getitem(self, key)
+
+    # Comparisons give plain boolean arrays: they have no gradient.
+    def __lt__(self, other): return self.data < _raw(other)
+    def __le__(self, other): return self.data <= _raw(other)
+    def __gt__(self, other): return self.data > _raw(other)
+    def __ge__(self, other): return self.data >= _raw(other)
+    def __eq__(self, other): return self.data == _raw(other)
+    def __ne__(self, other): return self.data != _raw(other)
+    __hash__ = object.__hash__
+
+    def reshape(self, *shape):
+        return _F.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+
+    def transpose(self, *axes):
+        return _F.transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
+
+    @property
+    def T(self):
+        return _F.transpose(self)
+
+    def sum(self, axis=None, keepdims=False): return _F.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _F.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _F.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _F.min(self, axis, keepdims)
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def as_tensor(x):
+    """``x`` itself if it is a Tensor, else a constant Tensor (no grad) holding it."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _accumulate(t, g):
+    if t.grad is None:
+        t.grad = Tensor(g)
+    else:
+        t.grad = Tensor(t.grad.data + g)
+
+
+def _check_gradient(f, x, gx):
+    """Undo broadcasting and insist that the gradient looks like its input."""
+    if gx.shape != x.shape:
+        try:
+            gx = sum_to(gx, x.shape)
+        except ValueError:
+            pass
+        if gx.shape != x.shape:
+            raise ValueError(f'Function {type(f).__name__} returned a gradient of shape {gx.shape} '
+                             f'for an input of shape {x.shape}.')
+    if backend.is_cupy(gx) != backend.is_cupy(x.data):
+        raise TypeError(f'Function {type(f).__name__} returned a gradient on another device '
+                        f'({type(gx).__module__}) than its input ({type(x.data).__module__}).')
+    if gx.dtype != x.dtype:
+        gx = gx.astype(x.dtype)
+    return gx
+
+
+def _topological_order(root):
+    """Functions reachable from ``root``, each before the functions that produced its inputs."""
+    order, seen = [], {id(root)}
+    stack = [(root, iter(root.inputs))]
+    while stack:
+        f, inputs = stack[-1]
+        for x in inputs:
+            c = x.creator
+            if c is not None and id(c) not in seen:
+                if c.inputs is None:
+                    raise RuntimeError('Trying to backward through a graph a second time: its buffers '
+                                       'were freed. Call backward(retain_graph=True) the first time.')
+                seen.add(id(c))
+                stack.append((c, iter(c.inputs)))
+                break
+        else:
+            stack.pop()
+            order.append(f)
+    order.reverse()
+    return order
+
+
+class Function:
+    """A differentiable operation. Subclasses define ``forward(*arrays)`` returning an array or
+    a tuple of arrays, and ``backward(*grads)`` returning one gradient array (or None) per
+    input. Whatever ``backward`` needs it stores on ``self`` during ``forward``; the inputs are
+    available there as ``self.inputs`` (Tensors)."""
+    inputs = None
+    outputs = None
+
+    def __call__(self, *inputs):
+        inputs = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
+        ys = self.forward(*[x.data for x in inputs])
+        single = not isinstance(ys, tuple)
+        if single:
+            ys = (ys,)
+        needs_grad = _config['grad_enabled'] and any(x.requires_grad for x in inputs)
+        outputs = [Tensor(y, requires_grad=needs_grad) for y in ys]
+        if needs_grad:
+            self.inputs = inputs
+            self.outputs = [weakref.ref(y) for y in outputs]
+            self._output_meta = [(y.shape, y.dtype) for y in ys]
+            for y in outputs:
+                y.creator = self
+        return outputs[0] if single else tuple(outputs)
+
+    def forward(self, *xs):
+        raise NotImplementedError
+
+    def backward(self, *gys):
+        raise NotImplementedError
+
+    def zeros_like_output(self, i):
+        shape, dtype = self._output_meta[i]
+        return backend.get_array_module(self.inputs[0].data).zeros(shape, dtype)
+
+    def release(self):
+        """Drop everything this Function holds (its inputs and saved arrays)."""
+        self.__dict__.clear()
+
+
+from . import functional as _F  # noqa: E402  (operators above dispatch to it)
