@@ -218,6 +218,7 @@ def _check_gradient(f, x, gx):
 
 def _topological_order(root):
     """Functions reachable from ``root``, each before the functions that produced its inputs."""
+    _check_not_released(root)
     order, seen = [], {id(root)}
     stack = [(root, iter(root.inputs))]
     while stack:
@@ -225,9 +226,7 @@ def _topological_order(root):
         for x in inputs:
             c = x.creator
             if c is not None and id(c) not in seen:
-                if c.inputs is None:
-                    raise RuntimeError('Trying to backward through a graph a second time: its buffers '
-                                       'were freed. Call backward(retain_graph=True) the first time.')
+                _check_not_released(c)
                 seen.add(id(c))
                 stack.append((c, iter(c.inputs)))
                 break
@@ -236,6 +235,12 @@ def _topological_order(root):
             order.append(f)
     order.reverse()
     return order
+
+
+def _check_not_released(f):
+    if f.inputs is None:
+        raise RuntimeError('Trying to backward through a graph a second time: its buffers were '
+                           'freed. Call backward(retain_graph=True) the first time.')
 
 
 class Function:

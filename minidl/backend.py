@@ -80,7 +80,7 @@ def as_array(x, dtype=None):
     """``x`` as an array of the active backend. Python scalars and lists become ``floatx``;
     arrays keep their dtype unless ``dtype`` is given."""
     mod = _state['xp']
-    if isinstance(x, (int, float, list, tuple)) and dtype is None and not isinstance(x, bool):
+    if dtype is None and isinstance(x, (int, float, list, tuple)) and not isinstance(x, (bool, np.generic)):
         dtype = floatx
     if mod is np:
         return np.asarray(to_numpy(x) if is_cupy(x) else x, dtype=dtype)

@@ -1,5 +1,7 @@
 """Elementwise arithmetic and matrix products. Broadcasting is undone by the engine (sum_to),
 so each backward returns gradients with the broadcast shape."""
+import numpy as np
+
 from ..autograd import Function
 from ..backend import get_array_module
 
@@ -90,7 +92,7 @@ class Sqrt(Function):
 
 class Abs(Function):
     def forward(self, x):
-        return abs(x)
+        return get_array_module(x).abs(x)
 
     def backward(self, gy):
         return gy * get_array_module(gy).sign(self.inputs[0].data)
@@ -152,10 +154,7 @@ class MatMul(Function):
         a, b = self.inputs[0].data, self.inputs[1].data
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            gy = gy[..., None, :]
-        if b.ndim == 1:
-            gy = gy[..., None]
+        gy = gy.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
         ga = gy @ b2.swapaxes(-1, -2) if self.inputs[0].requires_grad else None
         gb = a2.swapaxes(-1, -2) @ gy if self.inputs[1].requires_grad else None
         if a.ndim == 1 and ga is not None:

@@ -136,8 +136,8 @@ def _has_integer_array(key):
 
 def _raw_key(key):
     if isinstance(key, tuple):
-        return tuple(getattr(k, 'data', k) for k in key)
-    return getattr(key, 'data', key)
+        return tuple(k.data if isinstance(k, autograd.Tensor) else k for k in key)
+    return key.data if isinstance(key, autograd.Tensor) else key
 
 
 def reshape(x, shape):

@@ -1,0 +1,42 @@
+"""Shared test setup: float64 gradient checks, a `gpu` marker that skips without CUDA, and a
+hypothesis profile small enough for 2 CI cores."""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import minidl
+
+settings.register_profile('ci', max_examples=15, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'ci'))
+
+
+def cuda_available():
+    try:
+        import cupy
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if cuda_available():
+        return
+    skip = pytest.mark.skip(reason='needs CuPy and a CUDA device')
+    for item in items:
+        if 'gpu' in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same RNG state on the backend chosen by MINIDL_BACKEND."""
+    minidl.seed(0)
+    yield
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,79 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl import backend
+from tests.conftest import cuda_available
+
+
+def test_numpy_backend_roundtrip():
+    old = minidl.get_backend()
+    try:
+        minidl.set_backend('numpy')
+        assert minidl.get_backend() == 'numpy'
+        t = minidl.Tensor([1.0, 2.0])
+        assert isinstance(t.data, np.ndarray) and t.dtype == np.float32
+        assert minidl.get_array_module(t.data) is np
+    finally:
+        minidl.set_backend(old)
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(ValueError, match="choose 'numpy' or 'cupy'"):
+        minidl.set_backend('tensorflow')
+
+
+@pytest.mark.skipif(cuda_available(), reason='CuPy works here')
+def test_cupy_unavailable_says_what_to_install():
+    with pytest.raises(minidl.BackendError, match=r'pip install "minidl\[cuda12\]"'):
+        minidl.set_backend('cupy')
+    assert minidl.get_backend() == 'numpy'
+
+
+def test_env_variable_selects_backend_at_import():
+    code = 'import minidl; print(minidl.get_backend())'
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         env={'MINIDL_BACKEND': 'numpy', 'PATH': ''})
+    assert out.stdout.strip() == 'numpy'
+
+
+def test_to_numpy_and_dtypes():
+    t = minidl.Tensor(np.arange(3.0))  # float64 stays float64
+    assert t.dtype == np.float64
+    assert isinstance(minidl.to_numpy(t), np.ndarray)
+    assert minidl.Tensor(3).dtype == np.float32  # Python scalars become floatx
+
+
+def test_seed_makes_draws_reproducible():
+    minidl.seed(123)
+    a = backend.to_numpy(backend.random_normal((4,)))
+    minidl.seed(123)
+    b = backend.to_numpy(backend.random_normal((4,)))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_import_needs_only_numpy_and_scipy():
+    code = ('import sys; sys.modules.update({m: None for m in ("cupy", "h5py", "matplotlib", "torch")}); '
+            'import minidl, minidl.functional; print("ok")')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.stdout.strip() == 'ok', out.stderr
+
+
+@pytest.mark.gpu
+def test_cupy_backend_matches_numpy():
+    import minidl.functional as F
+    x = np.random.default_rng(0).standard_normal((5, 7)).astype(np.float32)
+    ref = F.softmax(minidl.Tensor(x) * 3).numpy()
+    old = minidl.get_backend()
+    try:
+        minidl.set_backend('cupy')
+        t = minidl.Tensor(x, requires_grad=True)
+        y = F.softmax(t * 3)
+        y.sum().backward()
+        assert minidl.backend.is_cupy(t.grad.data)
+        np.testing.assert_allclose(y.numpy(), ref, rtol=1e-5, atol=1e-6)
+    finally:
+        minidl.set_backend(old)
