@@ -1,0 +1,149 @@
+"""Convolution on channels-last data: im2col (a strided window view, one copy) + one GEMM.
+
+``x`` is ``(N, *spatial, C)`` and the kernel ``w`` is ``(*kernel, C, F)`` (Keras layout), so the
+column matrix ``col[(n, *out), (*offset, c)] = xpad[n, *(out * stride + offset), c]`` multiplies
+``w.reshape(-1, F)`` directly and the product is already the channels-last output. Backward:
+``gw = col^T gy``, ``gcol = gy w^T`` and ``col2im`` (the exact adjoint of im2col: a loop over
+kernel offsets adding strided slices) gives ``gx``. The window helpers here also serve pooling.
+"""
+import math
+
+import numpy as np
+
+from ..autograd import Function
+from ..backend import get_array_module
+
+
+def as_tuple(value, n, name):
+    """An int or a sequence of ``n`` positive ints (kernel size, strides, pool size)."""
+    values = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(values) != n or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in values):
+        raise ValueError(f'{name} must be a positive int or a sequence of {n} positive ints, got {value!r}.')
+    return tuple(int(v) for v in values)
+
+
+def pad_amounts(spatial, kernel, strides, padding):
+    """(before, after) padding per spatial axis. 'valid': none. 'same' (Keras/TF rule):
+    out = ceil(in / s), total = max((out - 1) s + k - in, 0), before = total // 2."""
+    padding = str(padding).lower()
+    if padding == 'valid':
+        return tuple((0, 0) for _ in spatial)
+    if padding != 'same':
+        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}.")
+    pads = []
+    for size, k, s in zip(spatial, kernel, strides):
+        total = max((-(-size // s) - 1) * s + k - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return tuple(pads)
+
+
+def pad_spatial(x, pads, value=0):
+    """``x`` padded with ``value`` on its spatial axes (all but the first and the last)."""
+    if not any(before or after for before, after in pads):
+        return x
+    return get_array_module(x).pad(x, ((0, 0),) + tuple(pads) + ((0, 0),), constant_values=value)
+
+
+def crop_spatial(x, pads):
+    """The inverse of ``pad_spatial``: drop the padded borders."""
+    if not any(before or after for before, after in pads):
+        return x
+    return x[(slice(None),) + tuple(slice(b, x.shape[i + 1] - a) for i, (b, a) in enumerate(pads))]
+
+
+def window_view(x, kernel, strides, op='conv'):
+    """A strided view ``(N, *out, *kernel, C)`` of ``x`` ``(N, *spatial, C)``: no copy.
+    ``out = (spatial - kernel) // stride + 1`` per axis."""
+    spatial = x.shape[1:-1]
+    out = tuple((n - k) // s + 1 for n, k, s in zip(spatial, kernel, strides))
+    if min(out) < 1:
+        raise ValueError(f'{op}: the window {kernel} does not fit in the (padded) input of spatial size '
+                         f'{spatial}; use a smaller window or padding="same".')
+    st = x.strides
+    shape = (x.shape[0],) + out + tuple(kernel) + (x.shape[-1],)
+    strides_bytes = ((st[0],) + tuple(st[i + 1] * s for i, s in enumerate(strides))
+                     + tuple(st[1:-1]) + (st[-1],))
+    return get_array_module(x).lib.stride_tricks.as_strided(x, shape, strides_bytes)
+
+
+def offset_slices(offset, strides, out):
+    """Index of the input elements that the kernel offset ``offset`` sees, one per output position."""
+    return ((slice(None),) + tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offset, strides, out))
+            + (slice(None),))
+
+
+def col2im(gcol, padded_shape, strides):
+    """Adjoint of ``window_view``: sum ``gcol`` ``(N, *out, *kernel, C)`` back onto an array of
+    ``padded_shape``; overlapping windows accumulate."""
+    nd = len(padded_shape) - 2
+    out, kernel = gcol.shape[1:1 + nd], gcol.shape[1 + nd:1 + 2 * nd]
+    gx = get_array_module(gcol).zeros(padded_shape, gcol.dtype)
+    lead = (slice(None),) * (1 + nd)
+    for offset in np.ndindex(*kernel):
+        gx[offset_slices(offset, strides, out)] += gcol[lead + offset]
+    return gx
+
+
+class Conv(Function):
+    """y = im2col(pad(x)) @ w.reshape(-1, F) + b, over 1 or 2 spatial axes."""
+    def __init__(self, strides, padding, op):
+        self.strides, self.padding, self.op = strides, padding, op
+
+    def forward(self, x, w, b=None):
+        xp = get_array_module(x)
+        nd = x.ndim - 2
+        kernel, filters = w.shape[:nd], w.shape[-1]
+        self.pads = pad_amounts(x.shape[1:-1], kernel, self.strides, self.padding)
+        xpad = pad_spatial(x, self.pads)
+        view = window_view(xpad, kernel, self.strides, self.op)
+        self.padded_shape, self.out_shape = xpad.shape, view.shape[:1 + nd]
+        self.col = xp.ascontiguousarray(view).reshape(-1, math.prod(kernel) * x.shape[-1])
+        y = self.col @ w.reshape(-1, filters)
+        if b is not None:
+            y += b
+        return y.reshape(self.out_shape + (filters,))
+
+    def backward(self, gy):
+        x, w = self.inputs[0], self.inputs[1]
+        filters = w.shape[-1]
+        gy2 = gy.reshape(-1, filters)
+        gw = (self.col.T @ gy2).reshape(w.shape) if w.requires_grad else None
+        gx = None
+        if x.requires_grad:
+            nd = x.ndim - 2
+            gcol = (gy2 @ w.data.reshape(-1, filters).T).reshape(self.out_shape + w.shape[:nd] + (x.shape[-1],))
+            gx = crop_spatial(col2im(gcol, self.padded_shape, self.strides), self.pads)
+        if len(self.inputs) == 2:
+            return gx, gw
+        return gx, gw, gy2.sum(axis=0)
+
+
+def _check_conv_shapes(op, x, w, b, nd):
+    x_shape, w_shape = tuple(x.shape), tuple(w.shape)
+    layout = '(N, W, C)' if nd == 1 else '(N, H, W, C)'
+    k_layout = '(k, C, F)' if nd == 1 else '(kh, kw, C, F)'
+    if len(x_shape) != nd + 2:
+        raise ValueError(f'{op}: expected an input {layout}, got shape {x_shape}.')
+    if len(w_shape) != nd + 2:
+        raise ValueError(f'{op}: expected a kernel {k_layout}, got shape {w_shape}.')
+    if x_shape[-1] != w_shape[-2]:
+        raise ValueError(f'{op}: the input has {x_shape[-1]} channels (shape {x_shape}) but the kernel '
+                         f'expects {w_shape[-2]} (shape {w_shape}); the kernel must be {k_layout} with '
+                         f'C = {x_shape[-1]}.')
+    if b is not None and tuple(b.shape) != (w_shape[-1],):
+        raise ValueError(f'{op}: the bias must have shape ({w_shape[-1]},) to match the kernel {w_shape}, '
+                         f'got {tuple(b.shape)}.')
+
+
+def conv2d(x, w, b=None, strides=1, padding='valid'):
+    """2-D cross-correlation (Keras Conv2D): x (N, H, W, C), w (kh, kw, C, F), b (F,) or None."""
+    _check_conv_shapes('conv2d', x, w, b, 2)
+    f = Conv(as_tuple(strides, 2, 'conv2d strides'), padding, 'conv2d')
+    return f(x, w) if b is None else f(x, w, b)
+
+
+def conv1d(x, w, b=None, strides=1, padding='valid'):
+    """1-D cross-correlation (Keras Conv1D): x (N, W, C), w (k, C, F), b (F,) or None."""
+    _check_conv_shapes('conv1d', x, w, b, 1)
+    f = Conv(as_tuple(strides, 1, 'conv1d strides'), padding, 'conv1d')
+    return f(x, w) if b is None else f(x, w, b)

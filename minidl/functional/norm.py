@@ -1,0 +1,115 @@
+"""Batch normalisation (one fused Function, analytic backward) and inverted dropout."""
+
+from .. import backend
+from ..autograd import Function, Tensor
+
+
+class BatchNorm(Function):
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta, statistics per channel (last axis).
+
+    Training: batch mean and biased variance over every axis but the last, and with
+    xhat = (x - mean) / std, M = elements per channel:
+      dbeta = sum(gy), dgamma = sum(gy xhat),
+      dx = gamma / std * (gy - dbeta / M - xhat dgamma / M).
+    Inference: the moving statistics are constants, so dx = gy gamma / std.
+    """
+    def __init__(self, moving_mean, moving_var, training, momentum, epsilon, has_gamma, has_beta):
+        self.moving_mean, self.moving_var = moving_mean, moving_var
+        self.training, self.momentum, self.epsilon = training, momentum, epsilon
+        self.has_gamma, self.has_beta = has_gamma, has_beta
+
+    def forward(self, x, *params):
+        axes = tuple(range(x.ndim - 1))
+        gamma = params[0] if self.has_gamma else None
+        beta = params[-1] if self.has_beta else None
+        if self.training:
+            mean = x.mean(axis=axes)
+            centered = x - mean
+            var = (centered * centered).mean(axis=axes)
+            self._update_moving(mean, var)
+        else:
+            mean, var = self.moving_mean.data.astype(x.dtype), self.moving_var.data.astype(x.dtype)
+            centered = x - mean
+        self.inv_std = 1 / backend.get_array_module(x).sqrt(var + self.epsilon)
+        self.xhat = centered
+        self.xhat *= self.inv_std
+        y = self.xhat * gamma if gamma is not None else self.xhat.copy()
+        if beta is not None:
+            y += beta
+        return y
+
+    def _update_moving(self, mean, var):
+        """moving = momentum * moving + (1 - momentum) * batch statistic (Keras; biased variance)."""
+        for moving, stat in ((self.moving_mean.data, mean), (self.moving_var.data, var)):
+            moving *= self.momentum
+            moving += (1 - self.momentum) * stat.astype(moving.dtype)
+
+    def backward(self, gy):
+        axes = tuple(range(gy.ndim - 1))
+        gbeta = gy.sum(axis=axes)
+        ggamma = (gy * self.xhat).sum(axis=axes) if self.has_gamma or self.training else None
+        scale = self.inv_std
+        if self.has_gamma:
+            scale = scale * self.inputs[1].data
+        gx = None
+        if self.inputs[0].requires_grad:
+            if self.training:
+                m = gy.size // gy.shape[-1]
+                gx = self.xhat * (-ggamma / m)
+                gx += gy
+                gx -= gbeta / m
+                gx *= scale
+            else:
+                gx = gy * scale
+        grads = [gx]
+        if self.has_gamma:
+            grads.append(ggamma)
+        if self.has_beta:
+            grads.append(gbeta)
+        return tuple(grads)
+
+
+def batch_norm(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
+    """Keras BatchNormalization over the last axis of a 2-D, 3-D or 4-D ``x``.
+
+    ``gamma``/``beta`` are Tensors of shape (C,) or None (no scale / no centre).
+    ``moving_mean``/``moving_var`` are Tensors of shape (C,) updated in place when ``training``;
+    inference normalises with them.
+    """
+    channels = x.shape[-1]
+    if len(x.shape) < 2:
+        raise ValueError(f'batch_norm: expected an input with a batch axis and a channel axis, got shape '
+                         f'{tuple(x.shape)}.')
+    for name, t in (('gamma', gamma), ('beta', beta), ('moving_mean', moving_mean), ('moving_var', moving_var)):
+        if t is not None and tuple(t.shape) != (channels,):
+            raise ValueError(f'batch_norm: {name} must have shape ({channels},) for an input of shape '
+                             f'{tuple(x.shape)}, got {tuple(t.shape)}.')
+    if not isinstance(moving_mean, Tensor) or not isinstance(moving_var, Tensor):
+        raise TypeError('batch_norm: moving_mean and moving_var must be Tensors (they are updated in place).')
+    params = [p for p in (gamma, beta) if p is not None]
+    f = BatchNorm(moving_mean, moving_var, bool(training), momentum, epsilon, gamma is not None, beta is not None)
+    return f(x, *params)
+
+
+class Dropout(Function):
+    """y = x * mask / (1 - rate) with mask = (u >= rate), u ~ U[0, 1);  dx = gy * mask / (1 - rate)."""
+    def __init__(self, rate):
+        self.rate = rate
+
+    def forward(self, x):
+        keep = backend.random_uniform(x.shape) >= self.rate
+        self.scale = keep.astype(x.dtype) * x.dtype.type(1 / (1 - self.rate))
+        return x * self.scale
+
+    def backward(self, gy):
+        return gy * self.scale
+
+
+def dropout(x, rate, training):
+    """Keras Dropout: zero each element with probability ``rate`` and scale the rest by
+    1 / (1 - rate) in training; identity otherwise (or when rate == 0)."""
+    if not 0 <= rate < 1:
+        raise ValueError(f'dropout: rate must be in [0, 1), got {rate}.')
+    if not training or rate == 0:
+        return x if isinstance(x, Tensor) else Tensor(x)
+    return Dropout(float(rate))(x)

@@ -1,0 +1,175 @@
+"""Pooling and upsampling on channels-last data, over the window view of ``conv.py``.
+
+Each pass of the loops below handles one kernel offset for every output position at once (a
+strided slice), so the cost is ``prod(pool)`` vectorised passes and no Python loop over the batch
+or the pixels. 'same' follows Keras: max pooling pads with -inf (padding never wins a max) and
+average pooling divides by the number of real inputs in each window.
+"""
+import math
+
+import numpy as np
+
+from ..autograd import Function
+from ..backend import get_array_module
+from .conv import as_tuple, crop_spatial, offset_slices, pad_amounts, pad_spatial, window_view
+from .reduce import max as reduce_max, mean as reduce_mean
+
+
+def _offsets(view, nd):
+    """(index, slice of the window view) for each kernel offset, in row-major order."""
+    lead = (slice(None),) * (1 + nd)
+    for k, offset in enumerate(np.ndindex(*view.shape[1 + nd:1 + 2 * nd])):
+        yield k, view[lead + offset]
+
+
+def _window_sum(view, nd):
+    """Sum over the kernel axes of a window view, one strided slice at a time."""
+    total = None
+    for _, v in _offsets(view, nd):
+        if total is None:
+            total = v.copy()
+        else:
+            total += v
+    return total
+
+
+class MaxPool(Function):
+    """y = max over each window; the gradient goes to ONE arg-max per window (the first in
+    row-major window order when values tie, like Keras)."""
+    def __init__(self, pool, strides, padding, op):
+        self.pool, self.strides, self.padding, self.op = pool, strides, padding, op
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        nd = x.ndim - 2
+        self.pads = pad_amounts(x.shape[1:-1], self.pool, self.strides, self.padding)
+        xpad = pad_spatial(x, self.pads, value=-np.inf)
+        view = window_view(xpad, self.pool, self.strides, self.op)
+        self.padded_shape, self.out = xpad.shape, view.shape[1:1 + nd]
+        y = self.arg = None
+        for k, v in _offsets(view, nd):
+            if y is None:
+                y = v.copy()
+                self.arg = xp.zeros(y.shape, np.min_scalar_type(math.prod(self.pool) - 1))
+                continue
+            better = v > y
+            xp.copyto(y, v, where=better)
+            xp.copyto(self.arg, k, where=better)
+        return y
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        gx = xp.zeros(self.padded_shape, gy.dtype)
+        for k, offset in enumerate(np.ndindex(*self.pool)):
+            gx[offset_slices(offset, self.strides, self.out)] += gy * (self.arg == k)
+        return crop_spatial(gx, self.pads)
+
+
+class AvgPool(Function):
+    """y = mean over the real (unpadded) inputs of each window."""
+    def __init__(self, pool, strides, padding, op):
+        self.pool, self.strides, self.padding, self.op = pool, strides, padding, op
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        nd = x.ndim - 2
+        self.pads = pad_amounts(x.shape[1:-1], self.pool, self.strides, self.padding)
+        xpad = pad_spatial(x, self.pads)
+        view = window_view(xpad, self.pool, self.strides, self.op)
+        self.padded_shape, self.out = xpad.shape, view.shape[1:1 + nd]
+        self.count = self._window_counts(xp, x, nd)
+        return _window_sum(view, nd) / self.count
+
+    def _window_counts(self, xp, x, nd):
+        """How many real inputs each window covers: prod(pool), or fewer at 'same' borders."""
+        if not any(b or a for b, a in self.pads):
+            return x.dtype.type(math.prod(self.pool))
+        ones = pad_spatial(xp.ones((1,) + x.shape[1:-1] + (1,), x.dtype), self.pads)
+        return _window_sum(window_view(ones, self.pool, self.strides, self.op), nd)
+
+    def backward(self, gy):
+        g = gy / self.count
+        gx = get_array_module(gy).zeros(self.padded_shape, gy.dtype)
+        for offset in np.ndindex(*self.pool):
+            gx[offset_slices(offset, self.strides, self.out)] += g
+        return crop_spatial(gx, self.pads)
+
+
+class UpSample(Function):
+    """Nearest neighbour: y[n, i, j, c] = x[n, i // sh, j // sw, c]; the gradient sums each block."""
+    def __init__(self, size):
+        self.size = size
+
+    def forward(self, x):
+        n, h, w, c = x.shape
+        sh, sw = self.size
+        xp = get_array_module(x)
+        blocks = xp.broadcast_to(x[:, :, None, :, None, :], (n, h, sh, w, sw, c))
+        return blocks.reshape(n, h * sh, w * sw, c)
+
+    def backward(self, gy):
+        n, h, w, c = self.inputs[0].shape
+        return gy.reshape(n, h, self.size[0], w, self.size[1], c).sum(axis=(2, 4))
+
+
+def _check_rank(op, x, nd):
+    layout = '(N, W, C)' if nd == 1 else '(N, H, W, C)'
+    if len(x.shape) != nd + 2:
+        raise ValueError(f'{op}: expected an input {layout}, got shape {tuple(x.shape)}.')
+
+
+def _pool(cls, op, nd, x, pool_size, strides, padding):
+    _check_rank(op, x, nd)
+    pool = as_tuple(pool_size, nd, f'{op} pool_size')
+    strides = pool if strides is None else as_tuple(strides, nd, f'{op} strides')
+    return cls(pool, strides, padding, op)(x)
+
+
+def max_pool2d(x, pool_size=2, strides=None, padding='valid'):
+    """Keras MaxPooling2D on x (N, H, W, C); strides default to the pool size."""
+    return _pool(MaxPool, 'max_pool2d', 2, x, pool_size, strides, padding)
+
+
+def avg_pool2d(x, pool_size=2, strides=None, padding='valid'):
+    """Keras AveragePooling2D on x (N, H, W, C); strides default to the pool size."""
+    return _pool(AvgPool, 'avg_pool2d', 2, x, pool_size, strides, padding)
+
+
+def max_pool1d(x, pool_size=2, strides=None, padding='valid'):
+    """Keras MaxPooling1D on x (N, W, C); strides default to the pool size."""
+    return _pool(MaxPool, 'max_pool1d', 1, x, pool_size, strides, padding)
+
+
+def avg_pool1d(x, pool_size=2, strides=None, padding='valid'):
+    """Keras AveragePooling1D on x (N, W, C); strides default to the pool size."""
+    return _pool(AvgPool, 'avg_pool1d', 1, x, pool_size, strides, padding)
+
+
+def global_avg_pool2d(x):
+    """Mean over H and W: (N, H, W, C) -> (N, C)."""
+    _check_rank('global_avg_pool2d', x, 2)
+    return reduce_mean(x, axis=(1, 2))
+
+
+def global_max_pool2d(x):
+    """Max over H and W: (N, H, W, C) -> (N, C); tied maxima share the gradient (as TF's reduce_max)."""
+    _check_rank('global_max_pool2d', x, 2)
+    return reduce_max(x, axis=(1, 2))
+
+
+def global_avg_pool1d(x):
+    """Mean over the steps: (N, W, C) -> (N, C)."""
+    _check_rank('global_avg_pool1d', x, 1)
+    return reduce_mean(x, axis=1)
+
+
+def global_max_pool1d(x):
+    """Max over the steps: (N, W, C) -> (N, C); tied maxima share the gradient (as TF's reduce_max)."""
+    _check_rank('global_max_pool1d', x, 1)
+    return reduce_max(x, axis=1)
+
+
+def upsample2d(x, size=2):
+    """Keras UpSampling2D (nearest): (N, H, W, C) -> (N, H*sh, W*sw, C)."""
+    _check_rank('upsample2d', x, 2)
+    return UpSample(as_tuple(size, 2, 'upsample2d size'))(x)
