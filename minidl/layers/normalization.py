@@ -1,0 +1,59 @@
+"""BatchNormalization: per-channel standardisation with learned scale and shift."""
+from ..functional.norm import batch_norm
+from .base import Layer, InputSpec, format_shape
+
+
+class BatchNormalization(Layer):
+    """y = gamma (x - mean) / sqrt(var + epsilon) + beta over the last (channel) axis.
+
+    Training uses the batch statistics and updates the moving ones:
+    moving = momentum * moving + (1 - momentum) * batch. Inference, and a frozen layer
+    (``trainable=False``, as in Keras), use the moving statistics.
+    Weights, in Keras order: gamma, beta (trainable), moving_mean, moving_variance (not).
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer='zeros', gamma_initializer='ones', moving_mean_initializer='zeros',
+                 moving_variance_initializer='ones', beta_regularizer=None, gamma_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            if len(axis) != 1:
+                raise ValueError(f"Layer '{self.name}' (BatchNormalization) normalises one channel axis, "
+                                 f'got axis={axis}.')
+            axis = axis[0]
+        self.axis = int(axis)
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        self.moving_mean_initializer = moving_mean_initializer
+        self.moving_variance_initializer = moving_variance_initializer
+        self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        if rank < 2:
+            raise ValueError(f"Layer '{self.name}' (BatchNormalization) needs a batch and a channel axis, got input "
+                             f'shape {format_shape(input_shape)}.')
+        if self.axis not in (-1, rank - 1):
+            raise ValueError(f"Layer '{self.name}' (BatchNormalization) supports the channels-last axis (-1 or "
+                             f'{rank - 1}) only, got axis={self.axis} for input shape {format_shape(input_shape)}.')
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(f"Layer '{self.name}' (BatchNormalization) needs a known channel dimension, got input "
+                             f'shape {format_shape(input_shape)}.')
+        shape = (channels,)
+        self.gamma = self.add_weight('gamma', shape, self.gamma_initializer, self.gamma_regularizer) \
+            if self.scale else None
+        self.beta = self.add_weight('beta', shape, self.beta_initializer, self.beta_regularizer) \
+            if self.center else None
+        self.moving_mean = self.add_weight('moving_mean', shape, self.moving_mean_initializer, trainable=False)
+        self.moving_variance = self.add_weight('moving_variance', shape, self.moving_variance_initializer,
+                                               trainable=False)
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: channels})
+
+    def call(self, inputs, training=False):
+        return batch_norm(inputs, self.gamma, self.beta, self.moving_mean, self.moving_variance,
+                          bool(training) and self.trainable, self.momentum, self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
