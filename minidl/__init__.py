@@ -1,6 +1,12 @@
-"""minidl: a small deep-learning framework on NumPy (and CuPy), with a Keras-like API."""
+"""minidl: a small deep-learning framework on NumPy (and CuPy), with a Keras-like API.
+
+    from minidl import layers, models, optimizers      # as you would from tensorflow.keras
+"""
 from .backend import set_backend, get_backend, get_array_module, to_numpy, seed, BackendError  # noqa: F401
 from .autograd import Tensor, Function, no_grad, is_grad_enabled  # noqa: F401
 from . import functional  # noqa: F401
+from . import initializers, regularizers, layers, losses, metrics, optimizers, callbacks, models  # noqa: F401
+from .layers import Input  # noqa: F401
+from .models import Model, Sequential  # noqa: F401
 
 __version__ = '0.1.0'

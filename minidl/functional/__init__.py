@@ -6,3 +6,11 @@ from .shape import (reshape, transpose, broadcast_to, sum_to, concatenate, stack
 from .reduce import sum, mean, max, min, var  # noqa: F401
 from .activation import (relu, leaky_relu, elu, sigmoid, tanh, softplus, softmax,  # noqa: F401
                          log_softmax, linear)
+from .conv import conv1d, conv2d  # noqa: F401
+from .pool import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, global_avg_pool1d,  # noqa: F401
+                   global_avg_pool2d, global_max_pool1d, global_max_pool2d, upsample2d)
+from .norm import batch_norm, dropout  # noqa: F401
+from .embedding import embedding  # noqa: F401
+from .loss import (categorical_crossentropy, sparse_categorical_crossentropy,  # noqa: F401
+                   binary_crossentropy, mean_squared_error, mean_absolute_error, hinge,
+                   squared_hinge, categorical_hinge)
