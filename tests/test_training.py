@@ -370,6 +370,12 @@ def test_progbar_prints_intermediate_lines_at_its_interval(capsys):
     assert len(lines) == 10
     assert re.fullmatch(r' 5/10 ━{10}─{10} \d+s \d+(us|ms|s)/step - loss: 0\.2000', lines[4]), lines[4]
     assert lines[-1].startswith('10/10 ━━━━━━━━━━━━━━━━━━━━ ')
+    last = Progbar(2, verbose=1, interval=0.0)
+    last.update(1, {'loss': 1.0})
+    last.update(2, {'loss': 1.0})                 # the last step waits for the final line
+    last.update(2, {'loss': 1.0, 'val_loss': 2.0}, finalize=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].endswith('val_loss: 2.0000')
     quiet = Progbar(10, verbose=1, interval=3600)
     for step in range(1, 11):
         quiet.update(step, {'loss': 0.5}, finalize=step == 10)

@@ -42,6 +42,8 @@ class Progbar:
 
     def update(self, current, values=(), finalize=False):
         """Show step ``current`` with ``values``: (name, float) pairs or a dict, shown as given."""
+        if not finalize and self.target is not None and current >= self.target:
+            return  # the final line follows, with the validation values
         now = time.perf_counter()
         per_step = self._step_time(current, now)
         if self.verbose == 2 and finalize:
