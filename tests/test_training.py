@@ -7,7 +7,7 @@ import pytest
 
 import minidl
 import minidl.functional as F
-from minidl import Tensor, optimizers
+from minidl import Tensor, losses, optimizers
 from minidl.models.progbar import Progbar
 from minidl.models.training import TrainingMixin
 
@@ -391,3 +391,97 @@ def test_progbar_rewrites_in_place_on_a_terminal(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert out.count('\r') == 4 and out.count('\n') == 1 and out.endswith('\n')
     assert '\x1b[32m' in out                  # the done part of the bar is green, as in Keras
+
+
+# --- with minidl's own layers and models ---------------------------------------------------------
+def small_sequential(l2=0.0):
+    from minidl import layers, models, regularizers
+    return models.Sequential([
+        layers.Input(shape=(4,)),
+        layers.Dense(16, activation='relu', kernel_regularizer=regularizers.l2(l2) if l2 else None),
+        layers.BatchNormalization(),
+        layers.Dropout(0.3),
+        layers.Dense(3, activation='softmax'),
+    ])
+
+
+def test_sequential_trains_reproducibly_with_dropout_and_batchnorm():
+    x, y = blobs(120)
+
+    def run():
+        minidl.seed(5)
+        model = small_sequential(l2=1e-3)
+        model.compile(optimizers.Adam(0.01), 'sparse_categorical_crossentropy', ['accuracy'])
+        return model, model.fit(x, y, batch_size=16, epochs=6, validation_split=0.25, verbose=0).history
+
+    model, first = run()
+    assert first == run()[1]
+    assert first['loss'][-1] < 0.7 * first['loss'][0] and first['accuracy'][-1] > 0.9
+    np.testing.assert_array_equal(model.predict(x), model.predict(x))      # inference: no dropout
+    assert len(model.losses) == 1                                            # the l2 penalty is in the loss
+    penalty = float(model.losses[0].data)
+    data_loss = float(losses.sparse_categorical_crossentropy(y, model.predict(x)).data)
+    assert model.evaluate(x, y, verbose=0)[0] == pytest.approx(data_loss + penalty, rel=1e-5)
+
+
+def test_functional_two_input_model_and_integer_embedding_input():
+    from minidl import layers, models
+    a, b = layers.Input(shape=(4,)), layers.Input(shape=(3,))
+    joined = layers.Concatenate()([a, layers.Dense(5, activation='relu')(b)])
+    model = models.Model([a, b], layers.Dense(1, activation='sigmoid')(joined))
+    model.compile('adam', 'binary_crossentropy', ['accuracy'])
+    x, y = blobs(40)
+    history = model.fit([x, x[:, :3]], (y == 0).astype(np.float32), epochs=2, batch_size=8, verbose=0)
+    assert list(history.history) == ['accuracy', 'loss']
+
+    ids = models.Sequential([layers.Input(shape=(6,), dtype='int32'), layers.Embedding(20, 4), layers.Flatten(),
+                             layers.Dense(1, activation='sigmoid')])
+    ids.compile('adam', 'binary_crossentropy')
+    tokens = np.random.default_rng(0).integers(0, 20, (32, 6))
+    ids.fit(tokens, np.ones(32), epochs=1, batch_size=8, verbose=0)
+    assert ids.predict(tokens).shape == (32, 1)
+
+
+def test_early_stopping_and_checkpoint_with_a_real_model(tmp_path):
+    import os
+    from minidl import callbacks
+    x, y = blobs(80)
+    model = small_sequential()
+    model.compile(optimizers.SGD(0.05), 'sparse_categorical_crossentropy', ['accuracy'])
+    path = os.path.join(tmp_path, 'best.weights.h5')
+    snapshots = []
+    history = model.fit(x, y, epochs=6, validation_split=0.25, verbose=0, callbacks=[
+        callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(model.get_weights())),
+        callbacks.ModelCheckpoint(path, monitor='val_loss', save_best_only=True, save_weights_only=True),
+        # min_delta larger than any change: only epoch 0 counts as an improvement
+        callbacks.EarlyStopping(monitor='loss', min_delta=100.0, patience=2, restore_best_weights=True)])
+    assert history.epoch == [0, 1, 2]
+    for restored, best in zip(model.get_weights(), snapshots[0]):
+        np.testing.assert_array_equal(restored, best)
+    best_epoch = int(np.argmin(history.history['val_loss']))
+    fresh = small_sequential()
+    fresh.load_weights(path)
+    for loaded, best in zip(fresh.get_weights(), snapshots[best_epoch]):
+        np.testing.assert_array_equal(loaded, best)
+
+
+def test_array_likes_are_arrays_not_generators():
+    class Frame:
+        """Like a pandas DataFrame: iterable (over column names) but convertible to an array."""
+        def __init__(self, values):
+            self.values = values
+
+        def __array__(self, dtype=None, copy=None):
+            return self.values
+
+        def __iter__(self):
+            return iter(['a', 'b', 'c', 'd'])
+
+        def __len__(self):
+            return len(self.values)
+
+    x, y = blobs(40)
+    model = MLP()
+    model.compile('adam', 'sparse_categorical_crossentropy')
+    model.fit(Frame(x), list(y), batch_size=10, verbose=0)
+    assert len(model.calls) == 4

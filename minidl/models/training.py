@@ -310,8 +310,8 @@ def _is_array(a):
 
 def _is_batch_source(x):
     """A generator, an iterator or a Sequence-like object (not an array or list of arrays)."""
-    if x is None or _is_array(x) or isinstance(x, (list, tuple, dict, str)):
-        return False
+    if x is None or _is_array(x) or isinstance(x, (list, tuple, dict, str)) or hasattr(x, '__array__'):
+        return False  # arrays, lists of arrays, and array-likes such as pandas DataFrames
     return hasattr(x, '__next__') or hasattr(x, '__iter__') or (hasattr(x, '__getitem__') and hasattr(x, '__len__'))
 
 
@@ -338,7 +338,7 @@ def _to_inputs(x):
 
 def _to_input(a):
     if a.dtype.kind in 'fb' and a.dtype != backend.floatx:
-        return Tensor(backend.as_array(a, backend.floatx))
+        a = a.astype(backend.floatx)  # on the host when ``a`` is there: half the bytes to transfer
     return Tensor(backend.as_array(a))
 
 
