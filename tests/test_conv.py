@@ -5,6 +5,7 @@ import pytest
 import scipy.signal
 from hypothesis import assume, given, strategies as st
 
+import minidl
 from minidl import Tensor
 from minidl.functional.conv import conv1d, conv2d
 from minidl.testing import gradcheck
@@ -169,3 +170,28 @@ def test_valid_kernel_larger_than_input_is_explained():
         conv2d(np.zeros((1, 4, 4, 1)), np.zeros((5, 5, 1, 1)))
     with pytest.raises(ValueError, match=r'\(N, H, W, C\)'):
         conv2d(np.zeros((4, 4, 1)), np.zeros((3, 3, 1, 1)))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('op, x_shape, w_shape, kwargs', [
+    (conv2d, (2, 9, 8, 3), (3, 3, 3, 4), {'padding': 'same'}),
+    (conv2d, (2, 14, 14, 2), (12, 12, 2, 3), {'padding': 'same'}),
+    (conv2d, (2, 9, 8, 3), (2, 3, 3, 4), {'strides': (2, 3)}),
+    (conv1d, (2, 11, 3), (4, 3, 5), {'strides': 2, 'padding': 'same'})])
+def test_cupy_matches_numpy(op, x_shape, w_shape, kwargs):
+    """Forward and every gradient on the cupy backend equal the numpy ones to float32 tolerance."""
+    pytest.importorskip('cupy')
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in (x_shape, w_shape, w_shape[-1:])]
+    results = {}
+    for backend in ('numpy', 'cupy'):
+        minidl.set_backend(backend)
+        try:
+            tensors = [Tensor(a, requires_grad=True) for a in arrays]
+            y = op(*tensors, **kwargs)
+            y.backward(np.random.default_rng(1).standard_normal(y.shape).astype(np.float32))
+            results[backend] = [y.numpy()] + [t.grad.numpy() for t in tensors]
+        finally:
+            minidl.set_backend('numpy')
+    for ours, reference in zip(results['cupy'], results['numpy']):
+        np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)

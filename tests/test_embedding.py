@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra.numpy import array_shapes
 
+import minidl
 from minidl import Tensor
 from minidl.functional.embedding import embedding
 from minidl.testing import gradcheck
@@ -53,3 +54,22 @@ def test_matches_torch():
     ty.backward(torch.tensor(gy))
     np.testing.assert_allclose(y.numpy(), ty.detach().numpy())
     np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.gpu
+def test_cupy_matches_numpy():
+    pytest.importorskip('cupy')
+    rng = np.random.default_rng(0)
+    ids, weights, gy = rng.integers(0, 7, (3, 5)), rng.standard_normal((7, 4)), rng.standard_normal((3, 5, 4))
+    results = {}
+    for backend in ('numpy', 'cupy'):
+        minidl.set_backend(backend)
+        try:
+            w = Tensor(weights, requires_grad=True)
+            y = embedding(ids, w)
+            y.backward(gy)
+            results[backend] = (y.numpy(), w.grad.numpy())
+        finally:
+            minidl.set_backend('numpy')
+    for ours, reference in zip(results['cupy'], results['numpy']):
+        np.testing.assert_allclose(ours, reference, rtol=1e-12)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+import minidl
 from minidl import Tensor
 from minidl.functional.loss import (binary_crossentropy, categorical_crossentropy, categorical_hinge, hinge,
                                     mean_absolute_error, mean_squared_error, sparse_categorical_crossentropy,
@@ -174,3 +175,31 @@ def test_losses_match_torch():
         tloss.backward()
         np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-10)
         np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.gpu
+def test_cupy_matches_numpy():
+    pytest.importorskip('cupy')
+    rng = np.random.default_rng(2)
+    z, p = rng.standard_normal((5, 4)).astype(np.float32), rng.uniform(0.05, 0.95, (5, 4)).astype(np.float32)
+    soft, labels = rng.dirichlet(np.ones(4), 5), rng.integers(0, 4, 5)
+    signs = np.where(rng.integers(0, 2, (5, 4)) == 1, 1.0, -1.0)
+    cases = [lambda y: categorical_crossentropy(soft, y, True), lambda y: categorical_crossentropy(soft, y),
+             lambda y: sparse_categorical_crossentropy(labels, y, True), lambda y: binary_crossentropy(signs > 0, y),
+             lambda y: binary_crossentropy(signs > 0, y, True), lambda y: mean_squared_error(soft, y),
+             lambda y: mean_absolute_error(soft, y), lambda y: hinge(signs, y), lambda y: squared_hinge(signs, y),
+             lambda y: categorical_hinge(np.eye(4)[labels], y)]
+    for i, loss in enumerate(cases):
+        y_pred = p if i in (1, 3) else z
+        results = {}
+        for backend in ('numpy', 'cupy'):
+            minidl.set_backend(backend)
+            try:
+                y = Tensor(y_pred, requires_grad=True)
+                value = loss(y)
+                value.backward()
+                results[backend] = (value.numpy(), y.grad.numpy())
+            finally:
+                minidl.set_backend('numpy')
+        for ours, reference in zip(results['cupy'], results['numpy']):
+            np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-7)

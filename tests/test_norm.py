@@ -119,3 +119,40 @@ def test_dropout_is_identity_outside_training_or_at_rate_zero():
     assert dropout(x, 0.0, training=True) is x
     with pytest.raises(ValueError, match=r'\[0, 1\)'):
         dropout(x, 1.0, training=True)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('training', [True, False])
+def test_batch_norm_cupy_matches_numpy(training):
+    """Output, gradients and moving statistics on the cupy backend equal the numpy ones (float32)."""
+    pytest.importorskip('cupy')
+    rng = np.random.default_rng(0)
+    x, gamma, beta = (rng.standard_normal(s).astype(np.float32) for s in ((4, 5, 6, 3), 3, 3))
+    gy = rng.standard_normal((4, 5, 6, 3)).astype(np.float32)
+    results = {}
+    for backend in ('numpy', 'cupy'):
+        minidl.set_backend(backend)
+        try:
+            tensors = [Tensor(a, requires_grad=True) for a in (x, gamma, beta)]
+            mean, var = Tensor(np.zeros(3, np.float32)), Tensor(np.ones(3, np.float32))
+            batch_norm(*tensors, mean, var, training).backward(gy)
+            results[backend] = [t.grad.numpy() for t in tensors] + [mean.numpy(), var.numpy()]
+        finally:
+            minidl.set_backend('numpy')
+    for ours, reference in zip(results['cupy'], results['numpy']):
+        np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_dropout_on_cupy_is_seeded_and_scaled():
+    pytest.importorskip('cupy')
+    minidl.set_backend('cupy')
+    try:
+        x = Tensor(np.ones((64, 32), np.float32))
+        minidl.seed(3)
+        y = dropout(x, 0.5, True).numpy()
+        minidl.seed(3)
+        np.testing.assert_array_equal(dropout(x, 0.5, True).numpy(), y)
+        assert set(np.unique(y)) <= {0.0, 2.0} and 0.4 < (y != 0).mean() < 0.6
+    finally:
+        minidl.set_backend('numpy')

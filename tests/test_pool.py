@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
+import minidl
 from minidl import Tensor
 from minidl.functional.pool import (avg_pool1d, avg_pool2d, global_avg_pool1d, global_avg_pool2d,
                                     global_max_pool1d, global_max_pool2d, max_pool1d, max_pool2d, upsample2d)
@@ -130,3 +131,27 @@ def test_errors_name_the_op_and_shape():
         avg_pool1d(np.zeros((1, 3, 3, 1)))
     with pytest.raises(ValueError, match='pool_size'):
         max_pool2d(np.zeros((1, 3, 3, 1)), (2, 0))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('op, shape, args', [
+    (max_pool2d, (2, 7, 8, 3), (3, 2, 'same')), (avg_pool2d, (2, 7, 8, 3), (3, 2, 'same')),
+    (max_pool2d, (2, 8, 8, 3), (2,)), (max_pool1d, (2, 9, 3), (2, 1, 'valid')),
+    (avg_pool1d, (2, 9, 3), (4, None, 'same')), (upsample2d, (2, 3, 4, 3), ((2, 3),)),
+    (global_max_pool2d, (2, 3, 4, 3), ()), (global_avg_pool1d, (2, 9, 3), ())])
+def test_cupy_matches_numpy(op, shape, args):
+    """Forward and gradient on the cupy backend equal the numpy ones to float32 tolerance."""
+    pytest.importorskip('cupy')
+    x = distinct(0, shape).astype(np.float32)
+    results = {}
+    for backend in ('numpy', 'cupy'):
+        minidl.set_backend(backend)
+        try:
+            xs = Tensor(x, requires_grad=True)
+            y = op(xs, *args)
+            y.backward(np.random.default_rng(1).standard_normal(y.shape).astype(np.float32))
+            results[backend] = (y.numpy(), xs.grad.numpy())
+        finally:
+            minidl.set_backend('numpy')
+    for ours, reference in zip(results['cupy'], results['numpy']):
+        np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-5)

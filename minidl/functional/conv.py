@@ -72,20 +72,27 @@ def offset_slices(offset, strides, out):
             + (slice(None),))
 
 
-def col2im(gcol, padded_shape, strides):
-    """Adjoint of ``window_view``: sum ``gcol`` ``(N, *out, *kernel, C)`` back onto an array of
-    ``padded_shape``; overlapping windows accumulate."""
-    nd = len(padded_shape) - 2
-    out, kernel = gcol.shape[1:1 + nd], gcol.shape[1 + nd:1 + 2 * nd]
-    gx = get_array_module(gcol).zeros(padded_shape, gcol.dtype)
-    lead = (slice(None),) * (1 + nd)
-    for offset in np.ndindex(*kernel):
-        gx[offset_slices(offset, strides, out)] += gcol[lead + offset]
+def col2im(blocks, padded_shape, kernel, strides, xp, dtype):
+    """Adjoint of ``window_view``: add each kernel offset's block ``(N, *out, C)`` onto the input
+    positions that offset sees (``blocks`` yields (offset, block)); overlapping windows
+    accumulate, disjoint ones (stride >= kernel) are simply written."""
+    out = tuple((n - k) // s + 1 for n, k, s in zip(padded_shape[1:-1], kernel, strides))
+    disjoint = all(s >= k for k, s in zip(kernel, strides))
+    gx = xp.zeros(padded_shape, dtype)
+    for offset, block in blocks:
+        index = offset_slices(offset, strides, out)
+        if disjoint:
+            gx[index] = block
+        else:
+            gx[index] += block
     return gx
 
 
 class Conv(Function):
-    """y = im2col(pad(x)) @ w.reshape(-1, F) + b, over 1 or 2 spatial axes."""
+    """y = im2col(pad(x)) @ w.reshape(-1, F) + b, over 1 or 2 spatial axes.
+
+    Backward: gw = col^T gy, gb = sum(gy), and gx = col2im of gcol = gy w^T, computed one kernel
+    offset at a time (gy @ w[offset]^T into a reused buffer) so the large gcol never exists."""
     def __init__(self, strides, padding, op):
         self.strides, self.padding, self.op = strides, padding, op
 
@@ -110,12 +117,22 @@ class Conv(Function):
         gw = (self.col.T @ gy2).reshape(w.shape) if w.requires_grad else None
         gx = None
         if x.requires_grad:
-            nd = x.ndim - 2
-            gcol = (gy2 @ w.data.reshape(-1, filters).T).reshape(self.out_shape + w.shape[:nd] + (x.shape[-1],))
-            gx = crop_spatial(col2im(gcol, self.padded_shape, self.strides), self.pads)
+            gx = crop_spatial(self._input_gradient(gy2, w.data, x.shape[-1]), self.pads)
         if len(self.inputs) == 2:
             return gx, gw
         return gx, gw, gy2.sum(axis=0)
+
+    def _input_gradient(self, gy2, w, channels):
+        xp = get_array_module(gy2)
+        nd = w.ndim - 2
+        w_t = xp.ascontiguousarray(xp.moveaxis(w, -1, -2))  # (*kernel, F, C): contiguous per offset
+        block = xp.empty((gy2.shape[0], channels), gy2.dtype)
+
+        def blocks():
+            for offset in np.ndindex(*w.shape[:nd]):
+                xp.matmul(gy2, w_t[offset], out=block)
+                yield offset, block.reshape(self.out_shape + (channels,))
+        return col2im(blocks(), self.padded_shape, w.shape[:nd], self.strides, xp, gy2.dtype)
 
 
 def _check_conv_shapes(op, x, w, b, nd):

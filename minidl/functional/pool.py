@@ -11,15 +11,15 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
-from .conv import as_tuple, crop_spatial, offset_slices, pad_amounts, pad_spatial, window_view
+from .conv import as_tuple, col2im, crop_spatial, pad_amounts, pad_spatial, window_view
 from .reduce import max as reduce_max, mean as reduce_mean
 
 
 def _offsets(view, nd):
-    """(index, slice of the window view) for each kernel offset, in row-major order."""
+    """(offset, slice of the window view) for each kernel offset, in row-major order."""
     lead = (slice(None),) * (1 + nd)
-    for k, offset in enumerate(np.ndindex(*view.shape[1 + nd:1 + 2 * nd])):
-        yield k, view[lead + offset]
+    for offset in np.ndindex(*view.shape[1 + nd:1 + 2 * nd]):
+        yield offset, view[lead + offset]
 
 
 def _window_sum(view, nd):
@@ -34,34 +34,37 @@ def _window_sum(view, nd):
 
 
 class MaxPool(Function):
-    """y = max over each window; the gradient goes to ONE arg-max per window (the first in
-    row-major window order when values tie, like Keras)."""
+    """y = max over each window. The gradient goes to ONE arg-max per window: the first element
+    (in row-major window order) equal to the maximum, as Keras does for ties."""
     def __init__(self, pool, strides, padding, op):
         self.pool, self.strides, self.padding, self.op = pool, strides, padding, op
 
     def forward(self, x):
         xp = get_array_module(x)
-        nd = x.ndim - 2
         self.pads = pad_amounts(x.shape[1:-1], self.pool, self.strides, self.padding)
         xpad = pad_spatial(x, self.pads, value=-np.inf)
-        view = window_view(xpad, self.pool, self.strides, self.op)
-        self.padded_shape, self.out = xpad.shape, view.shape[1:1 + nd]
-        y = self.arg = None
-        for k, v in _offsets(view, nd):
-            if y is None:
-                y = v.copy()
-                self.arg = xp.zeros(y.shape, np.min_scalar_type(math.prod(self.pool) - 1))
-                continue
-            better = v > y
-            xp.copyto(y, v, where=better)
-            xp.copyto(self.arg, k, where=better)
+        self.view = window_view(xpad, self.pool, self.strides, self.op)
+        self.padded_shape = xpad.shape
+        y = None
+        for _, v in _offsets(self.view, x.ndim - 2):
+            y = v.copy() if y is None else xp.maximum(y, v, out=y)
+        self.y = y
         return y
 
     def backward(self, gy):
         xp = get_array_module(gy)
-        gx = xp.zeros(self.padded_shape, gy.dtype)
-        for k, offset in enumerate(np.ndindex(*self.pool)):
-            gx[offset_slices(offset, self.strides, self.out)] += gy * (self.arg == k)
+
+        def blocks():
+            taken = None
+            for offset, v in _offsets(self.view, gy.ndim - 2):
+                hit = v == self.y
+                if taken is None:
+                    taken = hit.copy()
+                else:
+                    hit &= ~taken
+                    taken |= hit
+                yield offset, gy * hit
+        gx = col2im(blocks(), self.padded_shape, self.pool, self.strides, xp, gy.dtype)
         return crop_spatial(gx, self.pads)
 
 
@@ -76,7 +79,7 @@ class AvgPool(Function):
         self.pads = pad_amounts(x.shape[1:-1], self.pool, self.strides, self.padding)
         xpad = pad_spatial(x, self.pads)
         view = window_view(xpad, self.pool, self.strides, self.op)
-        self.padded_shape, self.out = xpad.shape, view.shape[1:1 + nd]
+        self.padded_shape = xpad.shape
         self.count = self._window_counts(xp, x, nd)
         return _window_sum(view, nd) / self.count
 
@@ -89,9 +92,8 @@ class AvgPool(Function):
 
     def backward(self, gy):
         g = gy / self.count
-        gx = get_array_module(gy).zeros(self.padded_shape, gy.dtype)
-        for offset in np.ndindex(*self.pool):
-            gx[offset_slices(offset, self.strides, self.out)] += g
+        blocks = ((offset, g) for offset in np.ndindex(*self.pool))
+        gx = col2im(blocks, self.padded_shape, self.pool, self.strides, get_array_module(gy), gy.dtype)
         return crop_spatial(gx, self.pads)
 
 
