@@ -1,0 +1,407 @@
+"""Train one course model in one framework and measure it: steady-state seconds per training
+epoch, inference images/s and peak memory. Data are random with the real shapes (speed does not
+depend on content).
+
+    python benchmarks/bench_models.py --framework minidl|keras|torch --device cpu|gpu \
+        --model ej8_conv [--epochs-measured 3] [--samples N] [--batch-size B] [--json FILE]
+
+* An epoch is ``--samples`` samples (default: the full data set on the GPU, a slice of it on
+  the CPU, see model_defs.SPECS); seconds per epoch are the median of the measured epochs after
+  one warm-up epoch, EXTRAPOLATED to the real epoch size (60k MNIST, 50k CIFAR-10, 25k IMDB).
+* Training runs through each framework's own loop: ``fit`` for minidl and Keras (timed by a
+  callback), the usual zero_grad/forward/backward/step loop for PyTorch; all shuffle every epoch
+  and accumulate loss and accuracy as Keras does.
+* Inference: ``predict`` (PyTorch: eval mode, inference_mode, outputs gathered into one NumPy
+  array), median of 3 passes over the epoch's samples at the training batch size.
+* Peak memory: on the CPU the process' peak RSS (``ru_maxrss``: interpreter, framework, data and
+  model); on the GPU ``torch.cuda.max_memory_allocated`` for PyTorch and Keras-on-PyTorch, the
+  high-water mark of CuPy's memory-pool ``total_bytes`` for minidl (sampled at every batch).
+* Keras runs on TensorFlow on the CPU and on its PyTorch backend on the GPU (``KERAS_BACKEND``
+  overrides). A framework that cannot be imported or has no GPU gives status 'n/a', not a crash.
+
+The last line printed is ``RESULT_JSON {...}`` (also written to ``--json``); run_models.py reads it.
+``--profile FILE`` writes cProfile's top lines (by tottime) over the measured epochs.
+"""
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import resource
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model_defs  # noqa: E402
+
+FRAMEWORKS = ('minidl', 'keras', 'torch')
+DEVICES = ('cpu', 'gpu')
+PREDICT_REPEATS = 3
+
+
+class FrameworkUnavailable(Exception):
+    """The framework (or its GPU support) is not installed here: report 'n/a'."""
+
+
+def peak_rss_mb():
+    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def blas_info():
+    """The BLAS libraries loaded in this process: API, kernel architecture, threads."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    return [{k: lib.get(k) for k in ('internal_api', 'architecture', 'num_threads', 'version')}
+            for lib in threadpool_info() if lib.get('user_api') == 'blas']
+
+
+class Profiler:
+    """cProfile switched on only during the measured epochs (a no-op when no file is asked)."""
+
+    def __init__(self, path, top=15):
+        self.path, self.top = path, top
+        self.profile = cProfile.Profile() if path else None
+
+    def enable(self, epoch):
+        if self.profile is not None and epoch >= 1:
+            self.profile.enable()
+
+    def disable(self):
+        if self.profile is not None:
+            self.profile.disable()
+
+    def write(self, header):
+        if self.profile is None:
+            return None
+        out = io.StringIO()
+        pstats.Stats(self.profile, stream=out).sort_stats('tottime').print_stats(self.top)
+        text = header + '\n' + _strip_pstats_preamble(out.getvalue())
+        write_atomic(self.path, text)
+        return text
+
+
+def _strip_pstats_preamble(text):
+    """pstats' report from the 'ncalls' header line on, without the blank lines around it."""
+    lines = text.splitlines()
+    start = next((i for i, l in enumerate(lines) if l.lstrip().startswith('ncalls')), 0)
+    total = next((l.strip() for l in lines if 'function calls' in l), '')
+    return '\n'.join([total] + [l for l in lines[start:] if l.strip()]) + '\n'
+
+
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp_', suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ------------------------------------------------------------------------------------------------
+# Keras-style frameworks: minidl and Keras
+# ------------------------------------------------------------------------------------------------
+def _import_keras_style(framework, device):
+    """(api namespace, sync(), device-memory sampler or None, info dict) for minidl or Keras."""
+    if framework == 'keras':
+        os.environ.setdefault('KERAS_BACKEND', 'torch' if device == 'gpu' else 'tensorflow')
+        os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+        try:
+            api = model_defs.keras_api('keras')
+        except ImportError as err:
+            raise FrameworkUnavailable(f'keras (backend {os.environ["KERAS_BACKEND"]}) cannot be imported: {err}')
+        backend = os.environ['KERAS_BACKEND']
+        info = {'keras_backend': backend}
+        if backend == 'torch':
+            import torch
+            if device == 'gpu' and not torch.cuda.is_available():
+                raise FrameworkUnavailable('Keras on PyTorch: no CUDA device')
+            info['torch_threads'] = torch.get_num_threads()
+            sync = torch.cuda.synchronize if device == 'gpu' else (lambda: None)
+            return api, sync, None, info
+        if device == 'gpu':
+            raise FrameworkUnavailable(f'Keras on the GPU is measured on its PyTorch backend, not {backend}')
+        return api, (lambda: None), None, info
+    try:
+        import minidl
+        api = model_defs.keras_api('minidl')
+    except ImportError as err:
+        raise FrameworkUnavailable(f'minidl front end cannot be imported: {err}')
+    if device == 'cpu':
+        minidl.set_backend('numpy')
+        return api, (lambda: None), None, {'minidl_backend': 'numpy'}
+    try:
+        minidl.set_backend('cupy')
+        import cupy
+        cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:  # BackendError, ImportError or a CUDA runtime error
+        raise FrameworkUnavailable(f'minidl on the GPU needs CuPy and CUDA: {err}')
+    pool = cupy.get_default_memory_pool()
+    high_water = {'total_bytes': 0, 'used_bytes': 0}
+
+    def sample():
+        high_water['total_bytes'] = max(high_water['total_bytes'], pool.total_bytes())
+        high_water['used_bytes'] = max(high_water['used_bytes'], pool.used_bytes())
+        return high_water
+
+    return api, cupy.cuda.get_current_stream().synchronize, sample, {'minidl_backend': 'cupy'}
+
+
+def _epoch_timer_class(callback_base, sync, sample, profiler):
+    """A Callback (of the framework's own base class) that times every epoch, optionally
+    profiles the epochs after the first and samples device memory before every batch (the pool
+    keeps its blocks, so the previous step's peak is still counted) and after every epoch."""
+
+    class EpochTimer(callback_base):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+            self._t0 = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            sync()
+            profiler.enable(epoch)
+            self._t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            sync()
+            self.times.append(time.perf_counter() - self._t0)
+            profiler.disable()
+            if sample is not None:
+                sample()
+
+    if sample is not None:  # a batch-*begin* hook: batch-end hooks make fit read the logs, a sync per batch
+        EpochTimer.on_train_batch_begin = lambda self, batch, logs=None: sample()
+    return EpochTimer()
+
+
+def run_keras_style(framework, spec, device, x, y, epochs, batch_size, predict_batch_size, profiler):
+    api, sync, sample, info = _import_keras_style(framework, device)
+    if framework == 'minidl' and device == 'gpu':
+        import cupy
+        x, y = cupy.asarray(x), cupy.asarray(y)
+    rss_before_model = peak_rss_mb()
+    model = model_defs.build_keras_style(spec.name, api)
+    params = int(model.count_params())
+    timer = _epoch_timer_class(api.callbacks.Callback, sync, sample, profiler)
+    model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True, callbacks=[timer])
+
+    def predict(data):
+        out = model.predict(data, batch_size=predict_batch_size, verbose=0)
+        sync()
+        return out
+
+    predict_s = _time_predict(predict, x, predict_batch_size)
+    result = dict(info, epoch_times_s=timer.times, predict_s=predict_s, params=params,
+                  rss_before_model_mb=rss_before_model)
+    if framework == 'keras' and info['keras_backend'] == 'torch' and device == 'gpu':
+        import torch
+        result['device_peak_mb'] = torch.cuda.max_memory_allocated() / 2**20
+        result['device_peak_kind'] = 'torch.cuda.max_memory_allocated'
+    if sample is not None:
+        high = sample()
+        result['device_peak_mb'] = high['total_bytes'] / 2**20
+        result['device_peak_kind'] = 'cupy pool total_bytes high-water'
+        result['device_used_peak_mb'] = high['used_bytes'] / 2**20
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# PyTorch
+# ------------------------------------------------------------------------------------------------
+def run_torch(spec, device, x, y, epochs, batch_size, predict_batch_size, profiler):
+    try:
+        import torch
+    except ImportError as err:
+        raise FrameworkUnavailable(f'torch cannot be imported: {err}')
+    if device == 'gpu':
+        if not torch.cuda.is_available():
+            raise FrameworkUnavailable('torch has no CUDA device here')
+        torch.backends.cudnn.benchmark = True
+        dev = torch.device('cuda')
+        sync = torch.cuda.synchronize
+    else:
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
+        dev = torch.device('cpu')
+        sync = (lambda: None)
+    if x.ndim == 4:
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))  # NHWC -> NCHW
+    xt = torch.from_numpy(x).to(dev)
+    yt = torch.from_numpy(y).to(dev)
+    rss_before_model = peak_rss_mb()
+    module, loss_fn, hits, optimizer = model_defs.build_torch(spec.name)
+    module.to(dev)
+    params = sum(p.numel() for p in module.parameters()) + sum(b.numel() for b in module.buffers()
+                                                                if b.dtype.is_floating_point)
+    n = xt.shape[0]
+    times = []
+    for epoch in range(epochs):
+        sync()
+        profiler.enable(epoch)
+        t0 = time.perf_counter()
+        module.train()
+        loss_sum = torch.zeros((), device=dev)
+        hit_sum = torch.zeros((), device=dev, dtype=torch.int64)
+        perm = torch.randperm(n, device=dev)
+        for start in range(0, n, batch_size):
+            idx = perm[start:start + batch_size]
+            xb, yb = xt[idx], yt[idx]
+            optimizer.zero_grad(set_to_none=True)
+            out = module(xb)
+            loss = loss_fn(out, yb)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                loss_sum += loss.detach()
+                hit_sum += hits(out, yb)
+        float(loss_sum), int(hit_sum)  # epoch logs, as Keras reads them (one sync per epoch)
+        sync()
+        times.append(time.perf_counter() - t0)
+        profiler.disable()
+
+    def predict(data):
+        module.eval()
+        with torch.inference_mode():
+            outs = [module(data[i:i + predict_batch_size]) for i in range(0, data.shape[0], predict_batch_size)]
+            result = torch.cat(outs).cpu().numpy()
+        sync()
+        return result
+
+    predict_s = _time_predict(predict, xt, predict_batch_size)
+    result = {'epoch_times_s': times, 'predict_s': predict_s, 'params': int(params),
+              'rss_before_model_mb': rss_before_model, 'torch_threads': torch.get_num_threads()}
+    if device == 'gpu':
+        result['device_peak_mb'] = torch.cuda.max_memory_allocated() / 2**20
+        result['device_peak_kind'] = 'torch.cuda.max_memory_allocated'
+        result['device_reserved_peak_mb'] = torch.cuda.max_memory_reserved() / 2**20
+    return result
+
+
+def _time_predict(predict, x, predict_batch_size):
+    """(samples, [seconds per pass]) of PREDICT_REPEATS passes over the whole batches of ``x``,
+    after a warm-up on two batches."""
+    n = max(predict_batch_size, x.shape[0] // predict_batch_size * predict_batch_size)
+    data = x[:n]
+    predict(data[:2 * predict_batch_size])
+    times = []
+    for _ in range(PREDICT_REPEATS):
+        t0 = time.perf_counter()
+        predict(data)
+        times.append(time.perf_counter() - t0)
+    return {'samples': int(min(n, x.shape[0])), 'times_s': times}
+
+
+# ------------------------------------------------------------------------------------------------
+def run_benchmark(framework, device, model, epochs_measured=3, samples=None, batch_size=None,
+                  predict_batch_size=None, profile=None, profile_top=15, seed=0):
+    """Measure one (framework, device, model) in this process and return the result dict
+    (status 'ok', or 'n/a' with a reason when the framework is not available)."""
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"--framework must be one of {FRAMEWORKS}, got '{framework}'.")
+    if device not in DEVICES:
+        raise ValueError(f"--device must be one of {DEVICES}, got '{device}'.")
+    if epochs_measured < 1:
+        raise ValueError(f'--epochs-measured must be at least 1, got {epochs_measured}.')
+    spec = model_defs.get_spec(model)
+    batch_size = batch_size or spec.batch_size
+    predict_batch_size = predict_batch_size or batch_size
+    samples = samples or (spec.epoch_size if device == 'gpu' else spec.cpu_samples)
+    if samples < batch_size:
+        raise ValueError(f'--samples ({samples}) must be at least one batch ({batch_size}).')
+    base = {'model': spec.name, 'course_id': spec.course_id, 'framework': framework, 'device': device,
+            'samples': samples, 'epoch_size': spec.epoch_size, 'batch_size': batch_size,
+            'predict_batch_size': predict_batch_size, 'epochs_measured': epochs_measured,
+            'data': 'random, real shapes', 'python': platform.python_version(),
+            'loadavg_start': os.getloadavg()[0]}
+    x, y = model_defs.make_data(spec, samples, seed)
+    profiler = Profiler(profile, profile_top)
+    runner_args = (spec, device, x, y, epochs_measured + 1, batch_size, predict_batch_size, profiler)
+    try:
+        if framework == 'torch':
+            measured = run_torch(*runner_args)
+        else:
+            measured = run_keras_style(framework, *runner_args)
+    except FrameworkUnavailable as err:
+        return dict(base, status='n/a', reason=str(err))
+    steady = measured['epoch_times_s'][1:]
+    median = statistics.median(steady)
+    predict = measured.pop('predict_s')
+    result = dict(base, status='ok', **measured)
+    result.update({
+        'warmup_epoch_s': measured['epoch_times_s'][0],
+        'median_epoch_s_measured': median,
+        'sec_per_epoch': median * spec.epoch_size / samples,
+        'extrapolated': samples != spec.epoch_size,
+        'inference_samples': predict['samples'],
+        'inference_times_s': predict['times_s'],
+        'inference_per_s': predict['samples'] / statistics.median(predict['times_s']),
+        'peak_rss_mb': peak_rss_mb(),
+        'blas': blas_info(),
+        'loadavg_end': os.getloadavg()[0],
+        'profiled': bool(profile),
+    })
+    if profile:
+        header = (f'cProfile, {framework} {device} {spec.name}: {len(steady)} epoch(s) of {samples} samples, '
+                  f'batch {batch_size}, top {profile_top} by tottime')
+        result['profile_text'] = profiler.write(header)
+    return result
+
+
+def describe(result):
+    """A few human-readable lines about one result."""
+    head = f"{result['framework']:>6} {result['device']} {result['model']}"
+    if result['status'] != 'ok':
+        return f"{head}: {result['status']} ({result.get('reason', '')})"
+    lines = [f"{head}: {result['sec_per_epoch']:.2f} s/epoch"
+             + (f" (extrapolated from {result['samples']} of {result['epoch_size']} samples)"
+                if result['extrapolated'] else ''),
+             f"  measured epochs {', '.join(f'{t:.3f}' for t in result['epoch_times_s'][1:])} s "
+             f"(warm-up {result['warmup_epoch_s']:.3f} s)",
+             f"  inference {result['inference_per_s']:,.0f} samples/s; peak RSS {result['peak_rss_mb']:.0f} MiB"]
+    if 'device_peak_mb' in result:
+        lines.append(f"  device peak {result['device_peak_mb']:.0f} MiB ({result['device_peak_kind']})")
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--framework', required=True, choices=FRAMEWORKS)
+    parser.add_argument('--device', default='cpu', choices=DEVICES)
+    parser.add_argument('--model', required=True, choices=list(model_defs.SPECS))
+    parser.add_argument('--epochs-measured', type=int, default=3, help='epochs timed after the warm-up epoch')
+    parser.add_argument('--samples', type=int, help='samples per epoch (default: see model_defs.SPECS)')
+    parser.add_argument('--batch-size', type=int, help="training batch size (default: the model's)")
+    parser.add_argument('--predict-batch-size', type=int, help='inference batch size (default: training batch)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the random data')
+    parser.add_argument('--json', help='also write the result as JSON to this file')
+    parser.add_argument('--profile', help='write cProfile top lines (by tottime) of the measured epochs here')
+    parser.add_argument('--profile-top', type=int, default=15)
+    args = parser.parse_args(argv)
+    result = run_benchmark(args.framework, args.device, args.model, args.epochs_measured, args.samples,
+                           args.batch_size, args.predict_batch_size, args.profile, args.profile_top, args.seed)
+    print(describe(result), file=sys.stderr)
+    if result.get('profile_text'):
+        print(result['profile_text'], file=sys.stderr)
+    text = json.dumps(result)
+    if args.json:
+        write_atomic(args.json, text + '\n')
+    print('RESULT_JSON ' + text)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

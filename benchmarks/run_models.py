@@ -1,0 +1,375 @@
+"""Run bench_models.py for every (model, framework) as separate processes and write the
+Markdown table, with the targets of issue 5 marked met or missed, into RESULTS.md.
+
+    python benchmarks/run_models.py --device cpu|gpu [--models ...] [--frameworks ...] \
+        [--samples N] [--epochs-measured 3] [--rounds 1] --out benchmarks/RESULTS.md
+
+* Every run is a fresh process without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (they force
+  slower BLAS kernels), for all frameworks alike; Keras gets KERAS_BACKEND=tensorflow on the CPU
+  and torch on the GPU unless KERAS_BACKEND is set.
+* With ``--rounds R`` the frameworks run interleaved (the order rotates each round) and every
+  figure is the median over the rounds, so that load from other processes hits all alike.
+* Only this device's block of RESULTS.md (between its ``bench_models:<device>`` markers, inside
+  the '## Models (bench_models.py)' section) is replaced; the rest of the file is kept.
+"""
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model_defs  # noqa: E402
+from bench_models import FRAMEWORKS, write_atomic  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECTION = '## Models (bench_models.py)'
+SECTION_INTRO = ('Whole course models trained through each framework\'s own training loop '
+                 '(`benchmarks/bench_models.py`, driver `benchmarks/run_models.py`).\n')
+FILE_HEADER = '# minidl benchmarks\n\nMeasurements of minidl against Keras and PyTorch (issue 5).\n'
+UNSET_ENV = ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE')
+FRAMEWORK_TITLES = {'minidl': 'minidl', 'keras': 'Keras', 'torch': 'PyTorch'}
+DISTRIBUTIONS = [('numpy', ['numpy']), ('cupy', ['cupy', 'cupy-cuda12x', 'cupy-cuda13x', 'cupy-cuda11x']),
+                 ('torch', ['torch']), ('tensorflow', ['tensorflow', 'tensorflow-cpu']), ('keras', ['keras']),
+                 ('minidl', ['minidl'])]
+
+# Targets of issue 5
+CPU_MAX_VS_KERAS = 1.0
+CPU_MAX_VS_TORCH = 1.5
+MAX_MEMORY_VS_TORCH = 1.5
+CPU_EJ8_CONV_MAX_S = 30.0
+GPU_ARCH2_MAX_S = 1.0
+GPU_ARCH2_STRETCH_S = 0.6
+GPU_ARCH2_MIN_SPEEDUP_VS_KERAS = 2.5
+GPU_ARCH2_MAX_VS_TORCH = 2.0
+GPU_ARCH2_MIN_INFERENCE = 150_000
+
+
+# ------------------------------------------------------------------------------------------------
+# Running
+# ------------------------------------------------------------------------------------------------
+def bench_env(device):
+    """The environment of a benchmark process: this one without the OpenBLAS overrides."""
+    env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV}
+    env.setdefault('KERAS_BACKEND', 'torch' if device == 'gpu' else 'tensorflow')
+    env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    return env
+
+
+def run_one(python, device, model, framework, epochs_measured, samples, timeout):
+    """Run bench_models.py in a subprocess and return its result dict ('failed'/'timeout' with
+    the reason when it did not finish)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, 'result.json')
+        cmd = [python, os.path.join(HERE, 'bench_models.py'), '--framework', framework, '--device', device,
+               '--model', model, '--epochs-measured', str(epochs_measured), '--json', out]
+        if samples:
+            cmd += ['--samples', str(samples)]
+        base = {'model': model, 'framework': framework, 'device': device}
+        try:
+            proc = subprocess.run(cmd, env=bench_env(device), capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return dict(base, status='timeout', reason=f'no result within {timeout} s')
+        if proc.returncode != 0 or not os.path.exists(out):
+            lines = [l for l in (proc.stderr or '').splitlines() if l.strip()]
+            return dict(base, status='failed', reason=(lines[-1] if lines else f'exit code {proc.returncode}'))
+        with open(out) as f:
+            return json.load(f)
+
+
+def run_all(python, device, models, frameworks, epochs_measured, samples, rounds, timeout, log=sys.stderr):
+    """{(model, framework): [result per round]}, frameworks interleaved in a rotating order."""
+    results = {}
+    for r in range(rounds):
+        for i, model in enumerate(models):
+            shift = (r + i) % len(frameworks)
+            for framework in frameworks[shift:] + frameworks[:shift]:
+                res = run_one(python, device, model, framework, epochs_measured, samples, timeout)
+                results.setdefault((model, framework), []).append(res)
+                summary = (f"{res['sec_per_epoch']:.2f} s/epoch" if res['status'] == 'ok'
+                           else f"{res['status']}: {res.get('reason', '')}")
+                print(f'[round {r + 1}/{rounds}] {model} {framework}: {summary}', file=log, flush=True)
+    return results
+
+
+def combine(runs):
+    """One figure set from the rounds of one (model, framework): medians over the rounds."""
+    ok = [r for r in runs if r['status'] == 'ok']
+    if not ok:
+        return dict(runs[0])
+    out = dict(ok[0])
+    for key in ('sec_per_epoch', 'inference_per_s', 'peak_rss_mb', 'device_peak_mb'):
+        values = [r[key] for r in ok if r.get(key) is not None]
+        out[key] = statistics.median(values) if values else None
+    fastest = min(min(r['epoch_times_s'][1:]) for r in ok)
+    out['fastest_epoch_s'] = fastest * ok[0]['epoch_size'] / ok[0]['samples']
+    out['rounds_ok'] = len(ok)
+    out['loadavg'] = [v for r in ok for v in (r.get('loadavg_start'), r.get('loadavg_end')) if v is not None]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Machine and versions
+# ------------------------------------------------------------------------------------------------
+def cpu_model():
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_model():
+    try:
+        proc = subprocess.run(['nvidia-smi', '--query-gpu=name,memory.total', '--format=csv,noheader'],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return 'n/a'
+    return proc.stdout.strip().splitlines()[0] if proc.returncode == 0 and proc.stdout.strip() else 'n/a'
+
+
+def versions():
+    """Installed versions (from package metadata, nothing imported), minidl with its git commit."""
+    found = {}
+    for name, dists in DISTRIBUTIONS:
+        found[name] = 'n/a'
+        for dist in dists:
+            try:
+                found[name] = importlib.metadata.version(dist)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    commit = _git('rev-parse', '--short', 'HEAD')
+    if commit:
+        dirty = _git('status', '--porcelain', '--', 'minidl')
+        found['minidl'] += f" (git {commit}{', minidl/ modified' if dirty else ''})"
+    return found
+
+
+def _git(*args):
+    try:
+        proc = subprocess.run(['git', '-C', HERE, *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ''
+    return proc.stdout.strip() if proc.returncode == 0 else ''
+
+
+def blas_line(combined):
+    """'openblas 0.3.x, SkylakeX kernels, 2 threads' as seen by a minidl process (else any)."""
+    ordered = sorted(combined.values(), key=lambda r: r['framework'] != 'minidl')
+    for r in ordered:
+        for lib in r.get('blas') or []:
+            return (f"{lib['internal_api']} {lib.get('version') or ''}, {lib.get('architecture')} kernels, "
+                    f"{lib.get('num_threads')} threads")
+    return 'n/a'
+
+
+# ------------------------------------------------------------------------------------------------
+# Markdown
+# ------------------------------------------------------------------------------------------------
+def _num(value, digits=2):
+    if value is None:
+        return 'n/a'
+    if value >= 1000:
+        return f'{value:,.0f}'
+    return f'{value:.{digits}f}'
+
+
+def _ratio(a, b):
+    if a is None or b is None or not b:
+        return None
+    return a / b
+
+
+def _fmt_ratio(r):
+    return 'n/a' if r is None else f'{r:.2f}×'
+
+
+def table(device, combined, models, frameworks):
+    """The per-model, per-framework Markdown table."""
+    mem_title = 'peak RSS (MiB)' if device == 'cpu' else 'device peak (MiB)'
+    mem_key = 'peak_rss_mb' if device == 'cpu' else 'device_peak_mb'
+    rows = ['| model | framework | s/epoch (median) | fastest epoch (s) | samples/epoch measured | '
+            f'inference (samples/s) | {mem_title} | epoch ÷ Keras | epoch ÷ PyTorch | memory ÷ PyTorch |',
+            '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for model in models:
+        keras = combined.get((model, 'keras'), {})
+        torch = combined.get((model, 'torch'), {})
+        for fw in frameworks:
+            r = combined.get((model, fw))
+            if r is None:
+                continue
+            if r['status'] != 'ok':
+                reason = r.get('reason', '').replace('|', '/')
+                rows.append(f"| {model} | {FRAMEWORK_TITLES[fw]} | {r['status']} ({reason}) | | | | | | | |")
+                continue
+            sample_note = (f"{r['samples']:,} of {r['epoch_size']:,}" if r['extrapolated']
+                           else f"{r['samples']:,} (full)")
+            rows.append('| ' + ' | '.join([
+                model, FRAMEWORK_TITLES[fw], _num(r['sec_per_epoch']), _num(r['fastest_epoch_s']), sample_note,
+                _num(r['inference_per_s'], 0), _num(r.get(mem_key), 0),
+                _fmt_ratio(_ratio(r['sec_per_epoch'], keras.get('sec_per_epoch'))),
+                _fmt_ratio(_ratio(r['sec_per_epoch'], torch.get('sec_per_epoch'))),
+                _fmt_ratio(_ratio(r.get(mem_key), torch.get(mem_key)))]) + ' |')
+    return '\n'.join(rows)
+
+
+def targets(device, combined, models):
+    """[(target, measured, 'met'/'missed'/'not measured')] for issue 5's targets on this device."""
+    def fig(model, fw, key):
+        r = combined.get((model, fw))
+        return r.get(key) if r and r['status'] == 'ok' else None
+
+    def check(name, value, ok, shown):
+        if value is None:
+            return (name, 'n/a', 'not measured')
+        return (name, shown, 'met' if ok(value) else 'missed')
+
+    out = []
+    mem_key = 'peak_rss_mb' if device == 'cpu' else 'device_peak_mb'
+    mem_name = 'peak RSS' if device == 'cpu' else 'peak device memory'
+    if device == 'cpu':
+        for m in models:
+            t = fig(m, 'minidl', 'sec_per_epoch')
+            r = _ratio(t, fig(m, 'keras', 'sec_per_epoch'))
+            out.append(check(f'{m}: epoch ≤ Keras-TF', r, lambda v: v <= CPU_MAX_VS_KERAS, f'{_fmt_ratio(r)} Keras'))
+            r = _ratio(t, fig(m, 'torch', 'sec_per_epoch'))
+            out.append(check(f'{m}: epoch ≤ {CPU_MAX_VS_TORCH}× PyTorch', r, lambda v: v <= CPU_MAX_VS_TORCH,
+                             f'{_fmt_ratio(r)} PyTorch'))
+        if 'ej8_conv' in models:
+            t = fig('ej8_conv', 'minidl', 'sec_per_epoch')
+            out.append(check(f'ej8_conv: ≤ {CPU_EJ8_CONV_MAX_S:.0f} s/epoch', t, lambda v: v <= CPU_EJ8_CONV_MAX_S,
+                             f'{_num(t)} s ({_fmt_ratio(_ratio(t, CPU_EJ8_CONV_MAX_S))} target)'))
+    else:
+        m = 'cifar10_k.arch2'
+        if m in models:
+            t = fig(m, 'minidl', 'sec_per_epoch')
+            out.append(check(f'{m}: ≤ {GPU_ARCH2_MAX_S} s/epoch', t, lambda v: v <= GPU_ARCH2_MAX_S,
+                             f'{_num(t)} s ({_fmt_ratio(_ratio(t, GPU_ARCH2_MAX_S))} target)'))
+            r = _ratio(fig(m, 'keras', 'sec_per_epoch'), t)
+            out.append(check(f'{m}: ≥ {GPU_ARCH2_MIN_SPEEDUP_VS_KERAS}× faster than Keras 3', r,
+                             lambda v: v >= GPU_ARCH2_MIN_SPEEDUP_VS_KERAS, f'{_fmt_ratio(r)} faster'))
+            r = _ratio(t, fig(m, 'torch', 'sec_per_epoch'))
+            out.append(check(f'{m}: within {GPU_ARCH2_MAX_VS_TORCH}× of PyTorch eager', r,
+                             lambda v: v <= GPU_ARCH2_MAX_VS_TORCH, f'{_fmt_ratio(r)} PyTorch'))
+            v = fig(m, 'minidl', 'inference_per_s')
+            out.append(check(f'{m}: inference ≥ {GPU_ARCH2_MIN_INFERENCE:,} img/s', v,
+                             lambda x: x >= GPU_ARCH2_MIN_INFERENCE, f'{_num(v, 0)} img/s'))
+            out.append(check(f'{m} (stretch): ≤ {GPU_ARCH2_STRETCH_S} s/epoch', t,
+                             lambda x: x <= GPU_ARCH2_STRETCH_S, f'{_num(t)} s'))
+    for m in models:
+        r = _ratio(fig(m, 'minidl', mem_key), fig(m, 'torch', mem_key))
+        out.append(check(f'{m}: {mem_name} ≤ {MAX_MEMORY_VS_TORCH}× PyTorch', r,
+                         lambda v: v <= MAX_MEMORY_VS_TORCH, f'{_fmt_ratio(r)} PyTorch'))
+    return out
+
+
+def render_block(device, combined, models, frameworks, command, args, when, machine, vers):
+    """This device's Markdown block, between its markers."""
+    loads = [v for r in combined.values() for v in r.get('loadavg', [])]
+    load_note = (f'1-minute load average {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores during the runs'
+                 if loads else 'load average not recorded')
+    keras_backend = next((r['keras_backend'] for r in combined.values()
+                          if r.get('keras_backend') and r['status'] == 'ok'), 'n/a')
+    extrapolated = [m for m in models for fw in frameworks
+                    if combined.get((m, fw), {}).get('extrapolated')]
+    title = 'CPU' if device == 'cpu' else 'GPU'
+    lines = [f'<!-- bench_models:{device}:begin -->', f'### {title} — {when}', '',
+             f'- Machine: {machine}',
+             '- Versions: ' + ', '.join(f'{k} {v}' for k, v in vers.items())
+             + f'; Keras backend {keras_backend}; BLAS seen by numpy: {blas_line(combined)}',
+             f'- Command: `{command}`',
+             '- Data: **random with the real shapes** (speed does not depend on content); float32; each '
+             "framework's batch size and architecture identical (see `benchmarks/model_defs.py`).",
+             f'- s/epoch: median of {args.epochs_measured} epochs after one warm-up epoch, then the median '
+             f'over {args.rounds} round(s) run interleaved; "fastest epoch" is the fastest single epoch seen.'
+             + (' **Epochs of fewer samples than the real data set are EXTRAPOLATED linearly to the real '
+                'epoch size** (60,000 MNIST, 50,000 CIFAR-10, 25,000 IMDB): see "samples/epoch measured".'
+                if extrapolated else ''),
+             '- Inference: `predict` at the training batch size over the measured samples, median of 3 passes.',
+             ('- Memory: peak RSS of the benchmark process (`ru_maxrss`: interpreter, framework, the random '
+              'data set of the measured size, model, optimizer state).' if device == 'cpu' else
+              '- Memory: `torch.cuda.max_memory_allocated` for PyTorch and Keras-on-PyTorch; for minidl the '
+              "high-water mark of CuPy's memory-pool `total_bytes` (blocks held, an upper bound of what is in "
+              'use). minidl and PyTorch keep the data set on the device, Keras keeps it on the host.'),
+             f'- Noise: {load_note}; other engineers share this machine, so single figures can be off by '
+             'tens of percent — compare within one run only.' if device == 'cpu' else f'- Load: {load_note}.',
+             '', table(device, combined, models, frameworks), '',
+             '| target (issue 5) | measured (minidl) | status |', '|---|---|---|']
+    lines += [f'| {name} | {shown} | {status} |' for name, shown, status in targets(device, combined, models)]
+    lines += [f'<!-- bench_models:{device}:end -->']
+    return '\n'.join(lines) + '\n'
+
+
+def merge_block(text, device, block):
+    """``text`` (RESULTS.md, or '' for a new file) with this device's block replaced or inserted
+    into the Models section; every other part of the file is kept."""
+    begin, end = f'<!-- bench_models:{device}:begin -->', f'<!-- bench_models:{device}:end -->'
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        return head + block.rstrip('\n') + tail
+    if not text.strip():
+        text = FILE_HEADER
+    if SECTION not in text:
+        text = text.rstrip('\n') + f'\n\n{SECTION}\n\n{SECTION_INTRO}\n'
+    other = 'gpu' if device == 'cpu' else 'cpu'
+    if device == 'cpu' and f'<!-- bench_models:{other}:begin -->' in text:
+        head, tail = text.split(f'<!-- bench_models:{other}:begin -->', 1)
+        return head + block + '\n' + f'<!-- bench_models:{other}:begin -->' + tail
+    if device == 'gpu' and f'<!-- bench_models:{other}:end -->' in text:
+        head, tail = text.split(f'<!-- bench_models:{other}:end -->', 1)
+        return head + f'<!-- bench_models:{other}:end -->\n\n' + block.rstrip('\n') + tail
+    head, tail = text.split(SECTION, 1)  # at the end of the Models section
+    following = tail.find('\n## ')
+    if following < 0:
+        return head + SECTION + tail.rstrip('\n') + '\n\n' + block
+    return head + SECTION + tail[:following].rstrip('\n') + '\n\n' + block + '\n' + tail[following + 1:]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--device', default='cpu', choices=('cpu', 'gpu'))
+    parser.add_argument('--models', nargs='+', choices=list(model_defs.SPECS),
+                        help='default: every model (on the CPU without the GPU-only ones)')
+    parser.add_argument('--frameworks', nargs='+', choices=FRAMEWORKS, default=list(FRAMEWORKS))
+    parser.add_argument('--samples', type=int, help='samples per epoch for every model (default: per model)')
+    parser.add_argument('--epochs-measured', type=int, default=3)
+    parser.add_argument('--rounds', type=int, default=1, help='interleaved repetitions; figures are medians')
+    parser.add_argument('--timeout', type=int, default=3600, help='seconds allowed per benchmark process')
+    parser.add_argument('--python', default=sys.executable, help='interpreter for the benchmark processes')
+    parser.add_argument('--json-out', help='also write every raw result to this JSON file')
+    parser.add_argument('--out', default=os.path.join(HERE, 'RESULTS.md'))
+    args = parser.parse_args(argv)
+    models = args.models or [n for n, s in model_defs.SPECS.items() if args.device == 'gpu' or not s.gpu_only]
+    command = 'python ' + ' '.join(shlex.quote(a) for a in ['benchmarks/run_models.py'] + sys.argv[1:])
+    when = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
+    results = run_all(args.python, args.device, models, args.frameworks, args.epochs_measured, args.samples,
+                      args.rounds, args.timeout)
+    combined = {key: combine(runs) for key, runs in results.items()}
+    machine = f'{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}'
+    if args.device == 'gpu':
+        machine += f'; GPU {gpu_model()}'
+    vers = dict(python=platform.python_version(), **versions())
+    block = render_block(args.device, combined, models, args.frameworks, command, args, when, machine, vers)
+    existing = open(args.out).read() if os.path.exists(args.out) else ''
+    write_atomic(args.out, merge_block(existing, args.device, block))
+    if args.json_out:
+        raw = [dict(r, round=i) for runs in results.values() for i, r in enumerate(runs)]
+        write_atomic(args.json_out, json.dumps(raw, indent=1) + '\n')
+    print(block)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Smoke tests of the model benchmark suite (benchmarks/bench_models.py, run_models.py,
+model_defs.py): one tiny minidl run, the architectures' parameter counts, and the Markdown
+that the driver writes. Nothing here measures speed."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import minidl
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
+import bench_models  # noqa: E402
+import model_defs  # noqa: E402
+import run_models  # noqa: E402
+
+
+@pytest.fixture
+def keep_backend():
+    """bench_models selects minidl's backend for its device: restore the test's afterwards."""
+    before = minidl.get_backend()
+    yield
+    minidl.set_backend(before)
+
+
+def test_minidl_run_two_steps(keep_backend):
+    result = bench_models.run_benchmark('minidl', 'cpu', 'ej8_dense', epochs_measured=1, samples=64, batch_size=32)
+    spec = model_defs.SPECS['ej8_dense']
+    assert result['status'] == 'ok'
+    assert result['params'] == spec.total_params
+    assert len(result['epoch_times_s']) == 2          # warm-up + 1 measured
+    assert result['extrapolated']
+    assert result['sec_per_epoch'] == pytest.approx(result['epoch_times_s'][1] * spec.epoch_size / 64)
+    assert result['inference_samples'] == 64 and result['inference_per_s'] > 0
+    assert result['peak_rss_mb'] >= result['rss_before_model_mb'] > 0
+
+
+def test_minidl_on_gpu_without_cuda_is_not_available(keep_backend):
+    try:
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            pytest.skip('a CUDA device is present: this checks the n/a path')
+    except Exception:
+        pass
+    result = bench_models.run_benchmark('minidl', 'gpu', 'ej8_dense', epochs_measured=1, samples=32, batch_size=32)
+    assert result['status'] == 'n/a' and 'CuPy' in result['reason']
+
+
+def test_bad_arguments_name_the_option():
+    with pytest.raises(ValueError, match='--samples'):
+        bench_models.run_benchmark('minidl', 'cpu', 'ej8_dense', samples=16, batch_size=32)
+    with pytest.raises(ValueError, match='Known models'):
+        model_defs.get_spec('ej8')
+
+
+@pytest.mark.parametrize('name', [n for n in model_defs.SPECS if n != 'cifar10_m.muestra12'])
+def test_minidl_and_torch_architectures_have_the_catalogue_counts(name):
+    spec = model_defs.SPECS[name]
+    model = model_defs.build_keras_style(name, model_defs.keras_api('minidl'))
+    assert model.count_params() == spec.total_params
+    torch = pytest.importorskip('torch')
+    module, _, _, _ = model_defs.build_torch(name)
+    assert sum(p.numel() for p in module.parameters()) == spec.trainable_params
+    assert isinstance(module, torch.nn.Module)
+
+
+@pytest.mark.parametrize('name', list(model_defs.SPECS))
+def test_random_data_has_the_real_shapes(name):
+    spec = model_defs.SPECS[name]
+    x, y = model_defs.make_data(spec, 8)
+    assert x.shape == (8,) + spec.input_shape and x.dtype == np.float32
+    assert y.shape[0] == 8 and (y.ndim == 1) == (spec.labels == 'sparse10')
+
+
+def _fake(model, fw, sec, rss, status='ok'):
+    if status != 'ok':
+        return {'model': model, 'framework': fw, 'status': status, 'reason': 'keras cannot be imported'}
+    return {'model': model, 'framework': fw, 'status': 'ok', 'sec_per_epoch': sec, 'fastest_epoch_s': sec,
+            'samples': 1000, 'epoch_size': 60000, 'extrapolated': True, 'inference_per_s': 1e4,
+            'peak_rss_mb': rss, 'loadavg': [1.0], 'epoch_times_s': [sec, sec]}
+
+
+def test_targets_mark_met_missed_and_not_measured():
+    combined = {('ej8_conv', 'minidl'): _fake('ej8_conv', 'minidl', 40.0, 300.0),
+                ('ej8_conv', 'keras'): _fake('ej8_conv', 'keras', 0, 0, status='n/a'),
+                ('ej8_conv', 'torch'): _fake('ej8_conv', 'torch', 32.0, 100.0)}
+    found = {name: (shown, status) for name, shown, status in run_models.targets('cpu', combined, ['ej8_conv'])}
+    assert found['ej8_conv: epoch ≤ Keras-TF'] == ('n/a', 'not measured')
+    assert found['ej8_conv: epoch ≤ 1.5× PyTorch'] == ('1.25× PyTorch', 'met')
+    assert found['ej8_conv: ≤ 30 s/epoch'][1] == 'missed'
+    assert found['ej8_conv: peak RSS ≤ 1.5× PyTorch'] == ('3.00× PyTorch', 'missed')
+
+
+def test_merge_block_keeps_other_sections_and_replaces_its_own():
+    def block(device, word):
+        return f'<!-- bench_models:{device}:begin -->\n{word}\n<!-- bench_models:{device}:end -->\n'
+
+    text = run_models.merge_block('', 'cpu', block('cpu', 'first'))
+    assert text.startswith('# ') and run_models.SECTION in text and 'first' in text
+    text += '\n## Kernels\n\nlead notes\n'
+    text = run_models.merge_block(text, 'gpu', block('gpu', 'gpu-run'))
+    text = run_models.merge_block(text, 'cpu', block('cpu', 'second'))
+    assert 'first' not in text and text.count('second') == 1 and 'lead notes' in text
+    assert text.index('second') < text.index('gpu-run') < text.index('## Kernels')
