@@ -85,10 +85,8 @@ def main():
                           metric='mse')
     shown = min(8, len(x_test))
     denoised = model.predict(noisy_test[:shown], verbose=0)
-    rows = [x_test[:shown], noisy_test[:shown], denoised]
-    grid = np.concatenate([r.reshape(shown, 28, 28) for r in rows])
-    titles = [f'{name} {i}' for name in ('original', 'input', 'output') for i in range(shown)]
-    common.save_image_grid(grid, args, f'{model_id}_samples.png', titles=titles)
+    rows = [r.reshape(shown, 28, 28) for r in (x_test[:shown], noisy_test[:shown], denoised)]
+    common.save_image_grid(rows, args, f'{model_id}_samples.png', titles=['original', 'input', 'output'])
 
 
 if __name__ == '__main__':
