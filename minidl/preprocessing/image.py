@@ -1,0 +1,489 @@
+"""Real-time image augmentation with Keras' ``ImageDataGenerator`` interface.
+
+Transforms are vectorised over the batch. Every random geometric change of one image
+(rotation, shifts, shear, zoom, flips) is folded into one 2x2 matrix and offset, and the
+whole batch is resampled at once: source coordinates for all output pixels of all images are
+computed with array arithmetic and gathered with one fancy-index per interpolation corner
+(nearest or bilinear). There is no Python loop over images, and the arrays belong to the
+active backend, so under ``minidl.set_backend('cupy')`` augmentation runs on the GPU and
+``flow`` yields CuPy arrays (``model.fit`` takes them as they are).
+
+Geometry follows Keras: for output pixel ``p`` (row, column) relative to the image centre ``c``,
+the source pixel is ``c + R(theta) Sh(shear) Z(zx, zy) F p + R(theta) (tx, ty)`` where ``F``
+flips the axes chosen for flipping; ``tx`` shifts rows (height) and ``ty`` columns (width), so
+a positive shift moves the content up / left. Unlike Keras (``size / 2 + 0.5``) the centre is
+the true pixel centre ``(size - 1) / 2``, so flips and quarter turns are exact.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from .. import backend
+
+_FILL_MODES = ('constant', 'nearest', 'reflect', 'wrap')
+_EPSILON = 1e-6
+
+
+def _as_pair(value, name):
+    if isinstance(value, numbers.Number):
+        return 1.0 - value, 1.0 + value
+    if len(value) == 2:
+        return float(value[0]), float(value[1])
+    raise ValueError(f'{name} must be a number or a pair [lower, upper], got {value!r}.')
+
+
+class ImageDataGenerator:
+    """Batches of augmented, standardised images from NumPy arrays (Keras' arguments).
+
+    Geometry: ``rotation_range`` (degrees), ``width_shift_range``/``height_shift_range``
+    (fraction of the size if < 1, else pixels; an int draws whole pixels in ``[-n, n]``; a list
+    draws one of its values), ``shear_range`` (degrees), ``zoom_range`` (``z`` or ``[lo, hi]``),
+    ``horizontal_flip``/``vertical_flip`` (each with probability 1/2), ``fill_mode``
+    ('nearest', 'constant' with ``cval``, 'reflect', 'wrap'), ``interpolation_order`` (0 nearest,
+    1 bilinear). Intensity: ``brightness_range`` (a factor drawn from ``[lo, hi]`` multiplies the
+    pixels), ``channel_shift_range``. Standardisation, in this order: ``preprocessing_function``
+    (called on each image), ``rescale``, ``samplewise_center``, ``samplewise_std_normalization``,
+    ``featurewise_center``, ``featurewise_std_normalization`` (statistics from ``fit``).
+    ``validation_split`` reserves the first fraction of the data for ``flow(subset='validation')``.
+    """
+
+    def __init__(self, featurewise_center=False, samplewise_center=False,
+                 featurewise_std_normalization=False, samplewise_std_normalization=False,
+                 rotation_range=0, width_shift_range=0.0, height_shift_range=0.0, brightness_range=None,
+                 shear_range=0.0, zoom_range=0.0, channel_shift_range=0.0, fill_mode='nearest', cval=0.0,
+                 horizontal_flip=False, vertical_flip=False, rescale=None, preprocessing_function=None,
+                 data_format='channels_last', validation_split=0.0, interpolation_order=1, dtype='float32'):
+        if data_format != 'channels_last':
+            raise ValueError('minidl images are channels_last (n, height, width, channels); '
+                             f'got data_format={data_format!r}.')
+        if fill_mode not in _FILL_MODES:
+            raise ValueError(f'fill_mode must be one of {_FILL_MODES}, got {fill_mode!r}.')
+        if interpolation_order not in (0, 1):
+            raise ValueError(f'interpolation_order must be 0 (nearest) or 1 (bilinear), got {interpolation_order!r}.')
+        if not 0 <= validation_split < 1:
+            raise ValueError(f'validation_split must be in [0, 1), got {validation_split}.')
+        if brightness_range is not None and len(brightness_range) != 2:
+            raise ValueError(f'brightness_range must be None or a pair [lower, upper], got {brightness_range!r}.')
+        self.featurewise_center = featurewise_center
+        self.samplewise_center = samplewise_center
+        self.featurewise_std_normalization = featurewise_std_normalization
+        self.samplewise_std_normalization = samplewise_std_normalization
+        self.rotation_range = rotation_range
+        self.width_shift_range = width_shift_range
+        self.height_shift_range = height_shift_range
+        self.brightness_range = tuple(brightness_range) if brightness_range is not None else None
+        self.shear_range = shear_range
+        self.zoom_range = _as_pair(zoom_range, 'zoom_range')
+        self.channel_shift_range = channel_shift_range
+        self.fill_mode = fill_mode
+        self.cval = cval
+        self.horizontal_flip = horizontal_flip
+        self.vertical_flip = vertical_flip
+        self.rescale = rescale
+        self.preprocessing_function = preprocessing_function
+        self.validation_split = validation_split
+        self.interpolation_order = interpolation_order
+        self.dtype = np.dtype(dtype)
+        self.mean = None
+        self.std = None
+
+    # ------------------------------------------------------------------ random parameters
+
+    def _random_params(self, n, height, width, rng):
+        """Arrays of ``n`` random transform parameters (Keras' names), drawn from ``rng``."""
+        def uniform(bound):
+            return rng.uniform(-bound, bound, n) if bound else np.zeros(n)
+
+        zoom_lo, zoom_hi = self.zoom_range
+        zoom = (rng.uniform(zoom_lo, zoom_hi, (2, n)) if (zoom_lo, zoom_hi) != (1, 1) else np.ones((2, n)))
+        return {
+            'theta': uniform(self.rotation_range),
+            'tx': self._shift(self.height_shift_range, height, n, rng),
+            'ty': self._shift(self.width_shift_range, width, n, rng),
+            'shear': uniform(self.shear_range),
+            'zx': zoom[0],
+            'zy': zoom[1],
+            'flip_horizontal': rng.random(n) < 0.5 if self.horizontal_flip else np.zeros(n, bool),
+            'flip_vertical': rng.random(n) < 0.5 if self.vertical_flip else np.zeros(n, bool),
+            'channel_shift_intensity': uniform(self.channel_shift_range),
+            'brightness': (rng.uniform(*self.brightness_range, n) if self.brightness_range else np.ones(n)),
+        }
+
+    @staticmethod
+    def _shift(spec, size, n, rng):
+        """Shifts in pixels: a float draws a fraction of ``size`` (< 1) or pixels; an int whole
+        pixels in ``[-spec, spec]``; a list one of its values (in pixels, or fractions if all < 1)."""
+        if isinstance(spec, (list, tuple, np.ndarray)):
+            values = np.asarray(spec, dtype=np.float64)
+            shift = rng.choice(values, n) * rng.choice([-1.0, 1.0], n)
+            return shift * size if np.max(np.abs(values)) < 1 else shift
+        if not spec:
+            return np.zeros(n)
+        if isinstance(spec, numbers.Integral):
+            return rng.integers(-spec, spec + 1, n).astype(np.float64)
+        shift = rng.uniform(-spec, spec, n)
+        return shift * size if spec < 1 else shift
+
+    def get_random_transform(self, img_shape, seed=None):
+        """Random parameters for one image of shape ``(h, w, c)``, as a dict of numbers (Keras)."""
+        params = self._random_params(1, img_shape[0], img_shape[1], np.random.default_rng(seed))
+        return {k: v[0].item() for k, v in params.items()}
+
+    # --------------------------------------------------------------------------- transforms
+
+    def _affine(self, params):
+        """Per-image 2x2 matrices ``A`` and offsets ``b`` with source = A (p - c) + c + b."""
+        theta = np.deg2rad(params['theta'])
+        shear = np.deg2rad(params['shear'])
+        cos, sin = np.cos(theta), np.sin(theta)
+        rotation = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)
+        zeros, ones = np.zeros_like(shear), np.ones_like(shear)
+        shear_m = np.stack([np.stack([ones, -np.sin(shear)], -1), np.stack([zeros, np.cos(shear)], -1)], -2)
+        zoom = np.stack([np.stack([params['zx'], zeros], -1), np.stack([zeros, params['zy']], -1)], -2)
+        flip = np.stack([np.stack([np.where(params['flip_vertical'], -1.0, 1.0), zeros], -1),
+                         np.stack([zeros, np.where(params['flip_horizontal'], -1.0, 1.0)], -1)], -2)
+        matrix = rotation @ shear_m @ zoom @ flip
+        offset = (rotation @ np.stack([params['tx'], params['ty']], -1)[..., None])[..., 0]
+        return matrix, offset
+
+    def _transform_batch(self, x, params, ws=None):
+        """The batch ``x`` (n, h, w, c) transformed by ``params``, as a new float array of the
+        active backend (``x`` itself is left alone)."""
+        xp = backend.xp()
+        n, height, width, _ = x.shape
+        matrix, offset = self._affine(params)
+        if np.allclose(matrix, np.eye(2)) and not np.any(offset):
+            out = xp.asarray(x, dtype=self.dtype).copy() if backend.get_array_module(x) is xp else \
+                xp.asarray(x, dtype=self.dtype)
+        else:
+            ws = ws or _Workspace()
+            source = ws('source', x.shape, self.dtype, xp)
+            source[...] = xp.asarray(x)
+            out = _resample(source, matrix, offset, self.interpolation_order, self.fill_mode, self.cval, ws)
+        if np.any(params['channel_shift_intensity']):
+            shift = xp.asarray(params['channel_shift_intensity'].astype(out.dtype)).reshape(n, 1, 1, 1)
+            low = out.min(axis=(1, 2, 3), keepdims=True)
+            high = out.max(axis=(1, 2, 3), keepdims=True)
+            out += shift
+            xp.clip(out, low, high, out=out)
+        if np.any(params['brightness'] != 1):
+            out *= xp.asarray(params['brightness'].astype(out.dtype)).reshape(n, 1, 1, 1)
+        return out
+
+    def apply_transform(self, x, transform_parameters):
+        """Transform one image ``(h, w, c)`` with the given parameters (Keras' dict keys; missing
+        keys mean no change)."""
+        defaults = {'theta': 0.0, 'tx': 0.0, 'ty': 0.0, 'shear': 0.0, 'zx': 1.0, 'zy': 1.0,
+                    'flip_horizontal': False, 'flip_vertical': False, 'channel_shift_intensity': 0.0,
+                    'brightness': 1.0}
+        unknown = set(transform_parameters) - set(defaults)
+        if unknown:
+            raise ValueError(f'apply_transform: unknown parameters {sorted(unknown)}; known: {sorted(defaults)}.')
+        merged = {**defaults, **{k: v for k, v in transform_parameters.items() if v is not None}}
+        params = {k: np.asarray([v]) for k, v in merged.items()}
+        return self._transform_batch(self._as_float(x)[None], params)[0]
+
+    def random_transform(self, x, seed=None):
+        """One image ``(h, w, c)`` randomly transformed."""
+        batch = self._as_float(x)[None]
+        params = self._random_params(1, batch.shape[1], batch.shape[2], np.random.default_rng(seed))
+        return self._transform_batch(batch, params)[0]
+
+    def _as_float(self, x):
+        """``x`` as an array of the active backend in the generator's float dtype."""
+        return backend.as_array(x, dtype=self.dtype)
+
+    # ------------------------------------------------------------------------ standardize
+
+    def standardize(self, x):
+        """Normalise one image ``(h, w, c)`` or a batch ``(n, h, w, c)`` (returns a new array)."""
+        x = self._as_float(x)
+        single = x.ndim == 3
+        batch = x[None] if single else x
+        batch = self._standardize_batch(batch.copy())
+        return batch[0] if single else batch
+
+    def _standardize_batch(self, x):
+        xp = backend.get_array_module(x)
+        if self.preprocessing_function is not None:
+            x = xp.stack([xp.asarray(self.preprocessing_function(image), dtype=x.dtype) for image in x])
+        if self.rescale:
+            x *= x.dtype.type(self.rescale)
+        if self.samplewise_center:
+            x -= x.mean(axis=(1, 2, 3), keepdims=True)
+        if self.samplewise_std_normalization:
+            x /= x.std(axis=(1, 2, 3), keepdims=True) + _EPSILON
+        if self.featurewise_center or self.featurewise_std_normalization:
+            if self.mean is None:
+                raise ValueError('This ImageDataGenerator uses featurewise_center/featurewise_std_normalization '
+                                 'but fit() was not called: call datagen.fit(x_train) first.')
+            if self.featurewise_center:
+                x -= xp.asarray(self.mean, dtype=x.dtype)
+            if self.featurewise_std_normalization:
+                x /= xp.asarray(self.std, dtype=x.dtype) + _EPSILON
+        return x
+
+    def fit(self, x, augment=False, rounds=1, seed=None):
+        """Per-channel mean and std of ``x`` (n, h, w, c) for the featurewise options.
+
+        The statistics are taken after ``rescale`` (Keras takes them before, which mismatches
+        ``standardize`` when both are used); with ``augment`` over ``rounds`` augmented copies.
+        """
+        x = _check_images(backend.to_numpy(x), 'fit')
+        x = x.astype(np.float64)
+        if augment:
+            rng = np.random.default_rng(seed)
+            copies = []
+            for _ in range(rounds):
+                params = self._random_params(len(x), x.shape[1], x.shape[2], rng)
+                copies.append(backend.to_numpy(self._transform_batch(x, params)))
+            x = np.concatenate(copies)
+        if self.rescale:
+            x = x * self.rescale
+        self.mean = x.mean(axis=(0, 1, 2)).reshape(1, 1, -1)
+        self.std = x.std(axis=(0, 1, 2)).reshape(1, 1, -1)
+        return self
+
+    # --------------------------------------------------------------------------------- flow
+
+    def flow(self, x, y=None, batch_size=32, shuffle=True, sample_weight=None, seed=None, subset=None):
+        """An endless iterator of ``(x_batch, y_batch)`` (or ``x_batch`` when ``y`` is None, or
+        ``(x, y, w)`` with ``sample_weight``); ``len()`` is the number of batches per epoch.
+
+        Each epoch visits every image once (reshuffled per epoch if ``shuffle``); the last
+        batch may be smaller. ``seed`` fixes the shuffling and the random transforms.
+        ``subset='validation'``/``'training'`` takes the first ``validation_split`` fraction of
+        the data / the rest.
+        """
+        return NumpyArrayIterator(x, y, self, batch_size=batch_size, shuffle=shuffle,
+                                  sample_weight=sample_weight, seed=seed, subset=subset)
+
+
+def _check_images(x, where):
+    if x.ndim != 4:
+        hint = ' (for grayscale images add a channel axis: x[..., None])' if x.ndim == 3 else ''
+        raise ValueError(f'ImageDataGenerator.{where} needs images shaped (n, height, width, channels), '
+                         f'got shape {x.shape}{hint}.')
+    return x
+
+
+class NumpyArrayIterator:
+    """Endless batches of augmented images from arrays; see ``ImageDataGenerator.flow``."""
+
+    def __init__(self, x, y, generator, batch_size=32, shuffle=True, sample_weight=None, seed=None, subset=None):
+        x = _check_images(backend.to_numpy(x), 'flow')
+        arrays = {'x': x, 'y': y, 'sample_weight': sample_weight}
+        for name in ('y', 'sample_weight'):
+            if arrays[name] is not None:
+                arrays[name] = backend.to_numpy(arrays[name])
+                if len(arrays[name]) != len(x):
+                    raise ValueError(f'flow: x has {len(x)} images but {name} has {len(arrays[name])} entries.')
+        if subset is not None:
+            if subset not in ('training', 'validation'):
+                raise ValueError(f"subset must be 'training' or 'validation', got {subset!r}.")
+            if not generator.validation_split:
+                raise ValueError('flow(subset=...) needs an ImageDataGenerator with validation_split > 0.')
+            split = int(len(x) * generator.validation_split)
+            part = slice(0, split) if subset == 'validation' else slice(split, None)
+            arrays = {k: (v[part] if v is not None else None) for k, v in arrays.items()}
+        if len(arrays['x']) == 0:
+            raise ValueError(f'flow: no images to iterate over (subset={subset!r}, '
+                             f'validation_split={generator.validation_split}).')
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f'batch_size must be a positive integer, got {batch_size!r}.')
+        self.x, self.y, self.sample_weight = arrays['x'], arrays['y'], arrays['sample_weight']
+        self.generator = generator
+        self.n = len(self.x)
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        if seed is None:
+            seed = int(backend.rng().integers(2 ** 63))
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self.epoch = 0
+        self.total_batches_seen = 0
+        self._order = None
+        self._position = 0
+        self._workspace = _Workspace()
+
+    def __len__(self):
+        return math.ceil(self.n / self.batch_size)
+
+    def __iter__(self):
+        return self
+
+    def reset(self):
+        """Start a new epoch at the next batch."""
+        self._order = None
+
+    def _new_epoch(self):
+        self._order = self._rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+        self._position = 0
+        self.epoch += 1
+
+    def __next__(self):
+        if self._order is None or self._position >= self.n:
+            self._new_epoch()
+        index = self._order[self._position:self._position + self.batch_size]
+        self._position += self.batch_size
+        self.total_batches_seen += 1
+        return self._batch(index)
+
+    def _batch(self, index):
+        gen = self.generator
+        source = self.x[index]
+        params = gen._random_params(len(index), source.shape[1], source.shape[2], self._rng)
+        x = gen._standardize_batch(gen._transform_batch(source, params, self._workspace))
+        if self.y is None:
+            return x
+        y = backend.as_array(self.y[index])
+        if self.sample_weight is None:
+            return x, y
+        return x, y, backend.as_array(self.sample_weight[index])
+
+
+# ------------------------------------------------------------------------------ resampling
+
+class _Workspace:
+    """Scratch arrays kept from batch to batch.
+
+    Fresh multi-megabyte temporaries are slow: the allocator hands their pages back to the
+    system and every new batch pays the page faults again. Reusing buffers keeps resampling
+    memory-bound instead. Not shared between threads.
+    """
+
+    def __init__(self):
+        self._buffers = {}
+
+    def __call__(self, name, shape, dtype, xp):
+        key = (name, tuple(shape), np.dtype(dtype).str, xp.__name__)
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            buffer = self._buffers[key] = xp.empty(shape, dtype=dtype)
+        return buffer
+
+
+def _map_index(i, size, fill_mode, out, scratch, xp):
+    """Integer coordinates ``i`` outside ``[0, size)`` mapped back by the fill mode, into ``out``."""
+    if fill_mode == 'nearest':
+        return xp.clip(i, 0, size - 1, out=out)
+    if fill_mode == 'wrap':
+        return xp.remainder(i, size, out=out)
+    if fill_mode == 'reflect':  # half-sample symmetric: ... c b a | a b c | c b a ...
+        xp.remainder(i, 2 * size, out=out)
+        mirrored = xp.subtract(2 * size - 1, out, out=scratch)
+        xp.copyto(out, mirrored, where=out >= size)
+        return out
+    xp.add(i, 1, out=out)  # constant: index into the image padded by one pixel of cval
+    return xp.clip(out, 0, size + 1, out=out)
+
+
+_CHUNK_VALUES = 1 << 15  # values per image chunk: keeps a chunk's scratch arrays in the CPU cache
+
+
+def _resample(x, matrix, offset, order, fill_mode, cval, ws=None):
+    """``out[k, r, c] = x[k](A_k ((r, c) - centre) + centre + b_k)`` for the whole batch.
+
+    Order 0 takes the nearest source pixel, order 1 interpolates the four neighbours
+    bilinearly; source pixels outside the image follow ``fill_mode``. Returns a new array.
+    The batch is processed in chunks of a few images (array operations over the chunk, no
+    per-image loop) whose scratch space, taken from ``ws``, stays in the CPU cache.
+    """
+    xp = backend.get_array_module(x)
+    ws = ws or _Workspace()
+    n = x.shape[0]
+    result = xp.empty(x.shape, dtype=x.dtype)
+    step = n if xp is not np else max(1, _CHUNK_VALUES // int(np.prod(x.shape[1:])))
+    for start in range(0, n, step):
+        part = slice(start, min(start + step, n))
+        _resample_chunk(x[part], matrix[part], offset[part], order, fill_mode, cval, ws, result[part])
+    return result
+
+
+def _resample_chunk(x, matrix, offset, order, fill_mode, cval, ws, result):
+    """``_resample`` of one chunk of images into ``result``."""
+    xp = backend.get_array_module(x)
+    n, height, width, channels = x.shape
+    ftype = x.dtype
+    plane = (n, height, width)
+    itype = np.intp  # NumPy's take converts any other index type first
+
+    # Source coordinates of every output pixel: rows = a00 pr + a01 pc + b0, cols likewise.
+    centre = np.array([(height - 1) / 2.0, (width - 1) / 2.0])
+    a = xp.asarray(matrix.astype(ftype))
+    b = xp.asarray((offset + centre).astype(ftype))
+    pr = (xp.arange(height, dtype=ftype) - ftype.type(centre[0])).reshape(1, height, 1)
+    pc = (xp.arange(width, dtype=ftype) - ftype.type(centre[1])).reshape(1, 1, width)
+    rows = xp.add(a[:, 0, 0, None, None] * pr + b[:, 0, None, None], a[:, 0, 1, None, None] * pc,
+                  out=ws('rows', plane, ftype, xp))
+    cols = xp.add(a[:, 1, 0, None, None] * pr + b[:, 1, None, None], a[:, 1, 1, None, None] * pc,
+                  out=ws('cols', plane, ftype, xp))
+    if order == 0:
+        rows += ftype.type(0.5)
+        cols += ftype.type(0.5)
+
+    # Integer corners (floor) and, in place of the coordinates, the fractional parts.
+    floor = ws('floor', plane, ftype, xp)
+    corner_r, corner_c = ws('corner_r', plane, itype, xp), ws('corner_c', plane, itype, xp)
+    for coords, corner in ((rows, corner_r), (cols, corner_c)):
+        xp.floor(coords, out=floor)
+        xp.copyto(corner, floor, casting='unsafe')
+        coords -= floor
+
+    if fill_mode == 'constant':
+        padded = ws('padded', (n, height + 2, width + 2, channels), ftype, xp)
+        padded.fill(cval)
+        padded[:, 1:-1, 1:-1] = x
+        x = padded
+    pixels = x.reshape(-1, channels)  # one row per source pixel
+    base = (xp.arange(n, dtype=itype) * itype(x.shape[1] * x.shape[2])).reshape(n, 1, 1)
+    scratch, shifted, index = (ws(name, plane, itype, xp) for name in ('scratch', 'shifted', 'index'))
+
+    def row_offsets(step, name):
+        """Pixel offset of source row ``corner_r + step`` of each output pixel."""
+        offsets = _map_index(xp.add(corner_r, step, out=shifted), height, fill_mode,
+                             ws(name, plane, itype, xp), scratch, xp)
+        offsets *= itype(x.shape[2])
+        offsets += base
+        return offsets
+
+    def col_offsets(step, name):
+        return _map_index(xp.add(corner_c, step, out=shifted), width, fill_mode,
+                          ws(name, plane, itype, xp), scratch, xp)
+
+    def gather(row, col, out):
+        """Source pixels at ``row + col`` (all channels at once) into ``out`` (n, h, w, channels)."""
+        xp.add(row, col, out=index)
+        if xp is np:  # the indices are in range; mode='raise' would make NumPy buffer ``out``
+            return np.take(pixels, index, axis=0, out=out, mode='clip')
+        return xp.take(pixels, index, axis=0, out=out)
+
+    shape = (n, height, width, channels)
+    row0, col0 = row_offsets(0, 'row0'), col_offsets(0, 'col0')
+    gather(row0, col0, result)
+    if order == 0:
+        return
+    row1, col1 = row_offsets(1, 'row1'), col_offsets(1, 'col1')
+    # Weights repeated over the channels: broadcasting a size-1 innermost axis is slow in NumPy.
+    fr, fc = _per_channel(rows, ws('fr', shape, ftype, xp)), _per_channel(cols, ws('fc', shape, ftype, xp))
+    # Bilinear: top = tl + fc (tr - tl); bottom = bl + fc (br - bl); out = top + fr (bottom - top).
+    right = gather(row0, col1, ws('right', shape, ftype, xp))
+    right -= result
+    right *= fc
+    result += right
+    bottom = gather(row1, col0, ws('bottom', shape, ftype, xp))
+    right = gather(row1, col1, right)
+    right -= bottom
+    right *= fc
+    bottom += right
+    bottom -= result
+    bottom *= fr
+    result += bottom
+
+
+def _per_channel(weights, out):
+    """``weights`` (n, h, w) copied into every channel of ``out`` (n, h, w, channels)."""
+    for k in range(out.shape[-1]):
+        out[..., k] = weights
+    return out
