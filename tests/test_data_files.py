@@ -1,0 +1,223 @@
+"""The dataset cache: search order, checksums, downloads (against a local HTTP server), offline
+errors and safe archive extraction. Never touches the real cache: MINIDL_DATA and HOME point
+into tmp_path."""
+import gzip
+import hashlib
+import http.server
+import io
+import os
+import tarfile
+import threading
+import zipfile
+
+import numpy as np
+import pytest
+
+from minidl.datasets import fashion_mnist, get_file, mnist, pima_diabetes
+from minidl.datasets._files import (ChecksumError, DatasetError, DatasetNotFoundError, cache_dirs,
+                                    extract_archive, search_dirs)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty cache root as MINIDL_DATA, a HOME without ~/.minidl, downloads allowed."""
+    root = tmp_path / 'cache'
+    monkeypatch.setenv('MINIDL_DATA', str(root))
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    monkeypatch.delenv('MINIDL_OFFLINE', raising=False)
+    return root
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves the fixture folder; paths under /short/ announce more bytes than they send."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.startswith('/short/'):
+            body = b'only part of the file'
+            self.send_response(200)
+            self.send_header('Content-Length', str(len(body) + 1000))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A threaded HTTP server on 127.0.0.1 serving tmp_path/served; yields (folder, base URL)."""
+    folder = tmp_path / 'served'
+    folder.mkdir()
+    handler = lambda *args, **kwargs: _Handler(*args, directory=str(folder), **kwargs)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
+    thread.start()
+    yield folder, f'http://127.0.0.1:{httpd.server_address[1]}/'
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def idx_bytes(array):
+    """An array in the IDX format (uint8), gzipped: magic 0x0800 + ndim, big-endian dims, data."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b''.join(int(d).to_bytes(4, 'big') for d in array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+
+def test_search_order_and_cache_layout(cache, tmp_path, monkeypatch):
+    home_dir = tmp_path / 'home' / '.minidl' / 'datasets' / 'mnist'
+    assert cache_dirs('mnist') == [str(cache / 'mnist'), str(home_dir)]
+    assert search_dirs('mnist', tmp_path / 'mine')[0] == str(tmp_path / 'mine')
+    home_dir.mkdir(parents=True)
+    (home_dir / 'a.bin').write_bytes(b'home copy')
+    assert get_file('a.bin', None, cache_subdir='mnist') == str(home_dir / 'a.bin')
+    (cache / 'mnist').mkdir(parents=True)
+    (cache / 'mnist' / 'a.bin').write_bytes(b'MINIDL_DATA copy')
+    assert get_file('a.bin', None, cache_subdir='mnist') == str(cache / 'mnist' / 'a.bin')
+    (tmp_path / 'mine').mkdir()
+    (tmp_path / 'mine' / 'a.bin').write_bytes(b'explicit copy')
+    assert get_file('a.bin', None, cache_subdir='mnist', search=[tmp_path / 'mine']) == str(tmp_path / 'mine' / 'a.bin')
+
+
+def test_download_verifies_and_renames_into_place(cache, server):
+    folder, url = server
+    payload = os.urandom(200_000)
+    (folder / 'blob.bin').write_bytes(payload)
+    path = get_file('blob.bin', url + 'blob.bin', sha256(payload), cache_subdir='things')
+    assert path == str(cache / 'things' / 'blob.bin')
+    assert open(path, 'rb').read() == payload
+    assert os.listdir(cache / 'things') == ['blob.bin']  # no temporary file left behind
+    (folder / 'blob.bin').unlink()
+    assert get_file('blob.bin', url + 'blob.bin', sha256(payload), cache_subdir='things') == path  # cached
+
+
+def test_download_with_md5(cache, server):
+    folder, url = server
+    (folder / 'm.bin').write_bytes(b'md5 checked')
+    path = get_file('m.bin', url + 'm.bin', hashlib.md5(b'md5 checked').hexdigest(), cache_subdir='x')
+    assert open(path, 'rb').read() == b'md5 checked'
+
+
+def test_checksum_mismatch_rejects_and_removes_the_download(cache, server):
+    folder, url = server
+    (folder / 'bad.bin').write_bytes(b'not what was promised')
+    with pytest.raises(ChecksumError, match='expected ' + '0' * 64):
+        get_file('bad.bin', url + 'bad.bin', '0' * 64, cache_subdir='x')
+    assert not os.path.exists(cache / 'x') or os.listdir(cache / 'x') == []
+
+
+def test_truncated_download_leaves_nothing(cache, server):
+    _, url = server
+    with pytest.raises(DatasetNotFoundError) as info:
+        get_file('cut.bin', url + 'short/cut.bin', None, cache_subdir='x')
+    assert 'cut.bin' in str(info.value)
+    assert os.listdir(cache / 'x') == []
+
+
+def test_missing_file_offline_error_names_everything(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv('MINIDL_OFFLINE', '1')
+    origin = 'https://example.invalid/data/file.gz'
+    with pytest.raises(DatasetNotFoundError) as info:
+        get_file('file.gz', origin, None, cache_subdir='mnist', search=[tmp_path / 'mine'])
+    message = str(info.value)
+    for part in ('file.gz', str(tmp_path / 'mine'), str(cache / 'mnist'), origin, 'MINIDL_DATA', 'MINIDL_OFFLINE'):
+        assert part in message
+
+
+def test_http_error_is_reported_as_not_found(cache, server):
+    _, url = server
+    with pytest.raises(DatasetNotFoundError, match='404'):
+        get_file('absent.gz', url + 'absent.gz', None, cache_subdir='x')
+
+
+def test_cached_file_with_unofficial_checksum_is_used_with_a_warning(cache):
+    (cache / 'x').mkdir(parents=True)
+    (cache / 'x' / 'local.bin').write_bytes(b'rebuilt offline copy')
+    with pytest.warns(UserWarning, match='not the official file'):
+        path = get_file('local.bin', 'https://example.invalid/local.bin', 'f' * 64, cache_subdir='x')
+    assert open(path, 'rb').read() == b'rebuilt offline copy'
+
+
+def test_loader_downloads_through_the_cache(cache, server, monkeypatch):
+    folder, url = server
+    rng = np.random.default_rng(0)
+    arrays = {'train-images-idx3-ubyte.gz': rng.integers(0, 256, (6, 28, 28)),
+              'train-labels-idx1-ubyte.gz': np.arange(6) % 10,
+              't10k-images-idx3-ubyte.gz': rng.integers(0, 256, (3, 28, 28)),
+              't10k-labels-idx1-ubyte.gz': np.array([9, 0, 4])}
+    hashes = {}
+    for name, array in arrays.items():
+        (folder / name).write_bytes(idx_bytes(array))
+        hashes[name] = sha256((folder / name).read_bytes())
+    monkeypatch.setattr(fashion_mnist, 'BASE_URL', url)
+    monkeypatch.setattr(fashion_mnist, 'SHA256', hashes)
+    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
+    np.testing.assert_array_equal(x_train, arrays['train-images-idx3-ubyte.gz'])
+    np.testing.assert_array_equal(y_test, arrays['t10k-labels-idx1-ubyte.gz'])
+    assert sorted(os.listdir(cache / 'fashion-mnist')) == sorted(arrays)
+    # A bad checksum on download is an error, not a fallback, and leaves nothing behind.
+    monkeypatch.setattr(mnist, 'BASE_URL', url)
+    with pytest.raises(ChecksumError):
+        mnist.load_data()
+    assert os.listdir(cache / 'mnist') == []
+
+
+def test_download_without_checksum_is_validated_before_it_enters_the_cache(cache, server, monkeypatch):
+    folder, url = server
+    (folder / 'pima.csv').write_text('1,2,3\n')
+    monkeypatch.setattr(pima_diabetes, 'ORIGIN', url + 'pima.csv')
+    with pytest.raises(DatasetError, match='9'):
+        pima_diabetes.load_data()
+    assert os.listdir(cache / 'pima') == []
+
+
+def _tar_with(member_name, data=b'x', kind=tarfile.REGTYPE, linkname=''):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode='w:gz') as tar:
+        info = tarfile.TarInfo(member_name)
+        info.type, info.linkname, info.size = kind, linkname, len(data) if kind == tarfile.REGTYPE else 0
+        tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+    return buffer.getvalue()
+
+
+def test_extract_archive_unpacks_tar_and_zip(tmp_path):
+    (tmp_path / 'ok.tar.gz').write_bytes(_tar_with('top/inner/file.txt', b'hello'))
+    extract_archive(tmp_path / 'ok.tar.gz', tmp_path / 'out')
+    assert (tmp_path / 'out' / 'top' / 'inner' / 'file.txt').read_bytes() == b'hello'
+    with zipfile.ZipFile(tmp_path / 'ok.zip', 'w') as zf:
+        zf.writestr('z/file.txt', 'zipped')
+    extract_archive(tmp_path / 'ok.zip', tmp_path / 'out')
+    assert (tmp_path / 'out' / 'z' / 'file.txt').read_text() == 'zipped'
+    assert sorted(os.listdir(tmp_path / 'out')) == ['top', 'z']  # no temporary folder left
+
+
+@pytest.mark.parametrize('name, kind, link', [('../escape.txt', tarfile.REGTYPE, ''),
+                                              ('/abs/escape.txt', tarfile.REGTYPE, ''),
+                                              ('top/link', tarfile.SYMTYPE, '/etc/passwd')])
+def test_extract_archive_refuses_unsafe_members(tmp_path, name, kind, link):
+    (tmp_path / 'evil.tar.gz').write_bytes(_tar_with(name, kind=kind, linkname=link))
+    with pytest.raises(DatasetError, match='refusing'):
+        extract_archive(tmp_path / 'evil.tar.gz', tmp_path / 'out')
+    assert not (tmp_path / 'escape.txt').exists()
+    assert os.listdir(tmp_path / 'out') == []
+
+
+def test_extract_truncated_archive_is_a_clear_error(tmp_path):
+    data = _tar_with('top/big.bin', os.urandom(50_000))
+    (tmp_path / 'cut.tar.gz').write_bytes(data[:len(data) // 2])
+    with pytest.raises(DatasetError, match='cut.tar.gz'):
+        extract_archive(tmp_path / 'cut.tar.gz', tmp_path / 'out')
+
+
+def test_get_file_extract_returns_the_folder(cache, server):
+    folder, url = server
+    (folder / 'pack.tar.gz').write_bytes(_tar_with('pack/data.txt', b'inside'))
+    where = get_file('pack.tar.gz', url + 'pack.tar.gz', None, cache_subdir='packs', extract=True)
+    assert where == str(cache / 'packs')
+    assert (cache / 'packs' / 'pack' / 'data.txt').read_bytes() == b'inside'
