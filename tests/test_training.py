@@ -485,3 +485,32 @@ def test_array_likes_are_arrays_not_generators():
     model.compile('adam', 'sparse_categorical_crossentropy')
     model.fit(Frame(x), list(y), batch_size=10, verbose=0)
     assert len(model.calls) == 4
+
+
+def test_fit_matches_a_torch_training_loop():
+    """One epoch of fit (no shuffling) equals the same Adam steps on the same weights in torch:
+    mean loss over the batch plus the l2 penalty, in batch order, the last batch partial."""
+    torch = pytest.importorskip('torch')
+    from minidl import layers, models, regularizers
+    x, y = blobs(50)
+    model = models.Sequential([layers.Input(shape=(4,)),
+                               layers.Dense(8, activation='relu', kernel_regularizer=regularizers.l2(0.01)),
+                               layers.Dense(3, activation='softmax')])
+    model.compile(optimizers.Adam(0.01), 'sparse_categorical_crossentropy')
+    params = [torch.tensor(w.astype(np.float64), requires_grad=True) for w in model.get_weights()]
+    history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0).history
+
+    opt = torch.optim.Adam(params, lr=0.01, eps=1e-7)
+    k1, b1, k2, b2 = params
+    total, count = 0.0, 0
+    for i in range(0, 50, 16):
+        xb, yb = torch.tensor(x[i:i + 16]), torch.tensor(y[i:i + 16])
+        logits = torch.relu(xb @ k1 + b1) @ k2 + b2
+        loss = torch.nn.functional.cross_entropy(logits, yb) + 0.01 * (k1 ** 2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total, count = total + loss.item() * len(xb), count + len(xb)
+    assert history['loss'][0] == pytest.approx(total / count, rel=1e-5)
+    for ours, theirs in zip(model.get_weights(), params):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-4, atol=1e-5)
