@@ -92,9 +92,9 @@ class Profiler:
 def _strip_pstats_preamble(text):
     """pstats' report from the 'ncalls' header line on, without the blank lines around it."""
     lines = text.splitlines()
-    start = next((i for i, l in enumerate(lines) if l.lstrip().startswith('ncalls')), 0)
-    total = next((l.strip() for l in lines if 'function calls' in l), '')
-    return '\n'.join([total] + [l for l in lines[start:] if l.strip()]) + '\n'
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith('ncalls')), 0)
+    total = next((line.strip() for line in lines if 'function calls' in line), '')
+    return '\n'.join([total] + [line for line in lines[start:] if line.strip()]) + '\n'
 
 
 def write_atomic(path, text):
@@ -244,8 +244,8 @@ def run_torch(spec, device, x, y, epochs, batch_size, predict_batch_size, profil
     rss_before_model = peak_rss_mb()
     module, loss_fn, hits, optimizer = model_defs.build_torch(spec.name)
     module.to(dev)
-    params = sum(p.numel() for p in module.parameters()) + sum(b.numel() for b in module.buffers()
-                                                                if b.dtype.is_floating_point)
+    params = sum(p.numel() for p in module.parameters())
+    params += sum(b.numel() for b in module.buffers() if b.dtype.is_floating_point)  # BN statistics
     n = xt.shape[0]
     times = []
     for epoch in range(epochs):

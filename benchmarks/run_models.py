@@ -9,6 +9,9 @@ Markdown table, with the targets of issue 5 marked met or missed, into RESULTS.m
   and torch on the GPU unless KERAS_BACKEND is set.
 * With ``--rounds R`` the frameworks run interleaved (the order rotates each round) and every
   figure is the median over the rounds, so that load from other processes hits all alike.
+* ``--json-out FILE`` keeps the record of a run (machine, versions, raw results);
+  ``--from-json F1 F2 ...`` renders several such records (say, GPU runs split to fit a time
+  limit per command) into one block without running anything.
 * Only this device's block of RESULTS.md (between its ``bench_models:<device>`` markers, inside
   the '## Models (bench_models.py)' section) is replaced; the rest of the file is kept.
 """
@@ -77,7 +80,7 @@ def run_one(python, device, model, framework, epochs_measured, samples, timeout)
         except subprocess.TimeoutExpired:
             return dict(base, status='timeout', reason=f'no result within {timeout} s')
         if proc.returncode != 0 or not os.path.exists(out):
-            lines = [l for l in (proc.stderr or '').splitlines() if l.strip()]
+            lines = [line for line in (proc.stderr or '').splitlines() if line.strip()]
             return dict(base, status='failed', reason=(lines[-1] if lines else f'exit code {proc.returncode}'))
         with open(out) as f:
             return json.load(f)
@@ -273,25 +276,40 @@ def targets(device, combined, models):
     return out
 
 
-def render_block(device, combined, models, frameworks, command, args, when, machine, vers):
-    """This device's Markdown block, between its markers."""
+def render_block(records):
+    """The Markdown block of one device from one or more driver records (see ``main``): the
+    runs of a (model, framework) found in several records are combined like rounds."""
+    device = records[0]['device']
+    if any(r['device'] != device for r in records):
+        raise ValueError('All records rendered into one block must come from the same device.')
+    runs = {}
+    for rec in records:
+        for res in rec['results']:
+            runs.setdefault((res['model'], res['framework']), []).append(res)
+    combined = {key: combine(rs) for key, rs in runs.items()}
+    models = [m for m in model_defs.SPECS if any(k[0] == m for k in combined)]
+    frameworks = [f for f in FRAMEWORKS if any(k[1] == f for k in combined)]
+    first = records[0]
     loads = [v for r in combined.values() for v in r.get('loadavg', [])]
-    load_note = (f'1-minute load average {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores during the runs'
+    load_note = (f"1-minute load average {min(loads):.1f}–{max(loads):.1f} on {first['cores']} cores during the runs"
                  if loads else 'load average not recorded')
     keras_backend = next((r['keras_backend'] for r in combined.values()
                           if r.get('keras_backend') and r['status'] == 'ok'), 'n/a')
-    extrapolated = [m for m in models for fw in frameworks
-                    if combined.get((m, fw), {}).get('extrapolated')]
+    extrapolated = any(r.get('extrapolated') for r in combined.values())
+    epochs = '/'.join(sorted({str(r['epochs_measured']) for r in records}))
+    rounds = sum(r['rounds'] for r in records) if len(records) > 1 else first['rounds']
     title = 'CPU' if device == 'cpu' else 'GPU'
+    stamps = sorted(r['when'] for r in records)
+    when = stamps[0] if stamps[0] == stamps[-1] else f'{stamps[0]} to {stamps[-1]}'
     lines = [f'<!-- bench_models:{device}:begin -->', f'### {title} — {when}', '',
-             f'- Machine: {machine}',
-             '- Versions: ' + ', '.join(f'{k} {v}' for k, v in vers.items())
+             f"- Machine: {first['machine']}",
+             '- Versions: ' + ', '.join(f'{k} {v}' for k, v in first['versions'].items())
              + f'; Keras backend {keras_backend}; BLAS seen by numpy: {blas_line(combined)}',
-             f'- Command: `{command}`',
+             '- Command: ' + '; '.join(f"`{r['command']}`" for r in records),
              '- Data: **random with the real shapes** (speed does not depend on content); float32; each '
              "framework's batch size and architecture identical (see `benchmarks/model_defs.py`).",
-             f'- s/epoch: median of {args.epochs_measured} epochs after one warm-up epoch, then the median '
-             f'over {args.rounds} round(s) run interleaved; "fastest epoch" is the fastest single epoch seen.'
+             f'- s/epoch: median of {epochs} epochs after one warm-up epoch, then the median over '
+             f'{rounds} round(s) run interleaved; "fastest epoch" is the fastest single epoch seen.'
              + (' **Epochs of fewer samples than the real data set are EXTRAPOLATED linearly to the real '
                 'epoch size** (60,000 MNIST, 50,000 CIFAR-10, 25,000 IMDB): see "samples/epoch measured".'
                 if extrapolated else ''),
@@ -301,8 +319,8 @@ def render_block(device, combined, models, frameworks, command, args, when, mach
               '- Memory: `torch.cuda.max_memory_allocated` for PyTorch and Keras-on-PyTorch; for minidl the '
               "high-water mark of CuPy's memory-pool `total_bytes` (blocks held, an upper bound of what is in "
               'use). minidl and PyTorch keep the data set on the device, Keras keeps it on the host.'),
-             f'- Noise: {load_note}; other engineers share this machine, so single figures can be off by '
-             'tens of percent — compare within one run only.' if device == 'cpu' else f'- Load: {load_note}.',
+             (f'- Noise: {load_note}; other engineers share this machine, so single figures can be off by '
+              'tens of percent — compare within one run only.' if device == 'cpu' else f'- Load: {load_note}.'),
              '', table(device, combined, models, frameworks), '',
              '| target (issue 5) | measured (minidl) | status |', '|---|---|---|']
     lines += [f'| {name} | {shown} | {status} |' for name, shown, status in targets(device, combined, models)]
@@ -348,25 +366,34 @@ def main(argv=None):
     parser.add_argument('--rounds', type=int, default=1, help='interleaved repetitions; figures are medians')
     parser.add_argument('--timeout', type=int, default=3600, help='seconds allowed per benchmark process')
     parser.add_argument('--python', default=sys.executable, help='interpreter for the benchmark processes')
-    parser.add_argument('--json-out', help='also write every raw result to this JSON file')
+    parser.add_argument('--json-out', help='also write the record of this run (machine, versions, raw results) '
+                                           'here, for a later --from-json')
+    parser.add_argument('--from-json', nargs='+', metavar='FILE',
+                        help='run nothing: render the records of earlier runs (e.g. several short GPU runs)')
     parser.add_argument('--out', default=os.path.join(HERE, 'RESULTS.md'))
     args = parser.parse_args(argv)
-    models = args.models or [n for n, s in model_defs.SPECS.items() if args.device == 'gpu' or not s.gpu_only]
-    command = 'python ' + ' '.join(shlex.quote(a) for a in ['benchmarks/run_models.py'] + sys.argv[1:])
-    when = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
-    results = run_all(args.python, args.device, models, args.frameworks, args.epochs_measured, args.samples,
-                      args.rounds, args.timeout)
-    combined = {key: combine(runs) for key, runs in results.items()}
-    machine = f'{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}'
-    if args.device == 'gpu':
-        machine += f'; GPU {gpu_model()}'
-    vers = dict(python=platform.python_version(), **versions())
-    block = render_block(args.device, combined, models, args.frameworks, command, args, when, machine, vers)
+    if args.from_json:
+        records = []
+        for path in args.from_json:
+            with open(path) as f:
+                records.append(json.load(f))
+    else:
+        models = args.models or [n for n, s in model_defs.SPECS.items() if args.device == 'gpu' or not s.gpu_only]
+        record = {'device': args.device, 'when': datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
+                  'command': 'python ' + ' '.join(shlex.quote(a) for a in ['benchmarks/run_models.py'] + sys.argv[1:]),
+                  'machine': f'{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}'
+                             + (f'; GPU {gpu_model()}' if args.device == 'gpu' else ''),
+                  'cores': os.cpu_count(), 'versions': dict(python=platform.python_version(), **versions()),
+                  'epochs_measured': args.epochs_measured, 'rounds': args.rounds}
+        results = run_all(args.python, args.device, models, args.frameworks, args.epochs_measured, args.samples,
+                          args.rounds, args.timeout)
+        record['results'] = [dict(r, round=i) for runs in results.values() for i, r in enumerate(runs)]
+        if args.json_out:
+            write_atomic(args.json_out, json.dumps(record, indent=1) + '\n')
+        records = [record]
+    block = render_block(records)
     existing = open(args.out).read() if os.path.exists(args.out) else ''
-    write_atomic(args.out, merge_block(existing, args.device, block))
-    if args.json_out:
-        raw = [dict(r, round=i) for runs in results.values() for i, r in enumerate(runs)]
-        write_atomic(args.json_out, json.dumps(raw, indent=1) + '\n')
+    write_atomic(args.out, merge_block(existing, records[0]['device'], block))
     print(block)
     return 0
 

@@ -77,7 +77,7 @@ def _fake(model, fw, sec, rss, status='ok'):
         return {'model': model, 'framework': fw, 'status': status, 'reason': 'keras cannot be imported'}
     return {'model': model, 'framework': fw, 'status': 'ok', 'sec_per_epoch': sec, 'fastest_epoch_s': sec,
             'samples': 1000, 'epoch_size': 60000, 'extrapolated': True, 'inference_per_s': 1e4,
-            'peak_rss_mb': rss, 'loadavg': [1.0], 'epoch_times_s': [sec, sec]}
+            'peak_rss_mb': rss, 'loadavg': [1.0], 'epoch_times_s': [sec * 1000 / 60000] * 2}
 
 
 def test_targets_mark_met_missed_and_not_measured():
@@ -102,3 +102,18 @@ def test_merge_block_keeps_other_sections_and_replaces_its_own():
     text = run_models.merge_block(text, 'cpu', block('cpu', 'second'))
     assert 'first' not in text and text.count('second') == 1 and 'lead notes' in text
     assert text.index('second') < text.index('gpu-run') < text.index('## Kernels')
+
+
+def test_render_block_says_extrapolated_and_reports_missing_frameworks():
+    record = {'device': 'cpu', 'when': '2026-01-01 10:00', 'command': 'python benchmarks/run_models.py --device cpu',
+              'machine': 'test CPU, 2 cores', 'cores': 2, 'versions': {'python': '3.x'}, 'epochs_measured': 3,
+              'rounds': 1,
+              'results': [dict(_fake('ej8_dense', 'minidl', 4.0, 90.0), device='cpu', epochs_measured=3),
+                          dict(_fake('ej8_dense', 'keras', 0, 0, status='n/a'), device='cpu'),
+                          dict(_fake('ej8_dense', 'torch', 2.0, 60.0), device='cpu', epochs_measured=3)]}
+    block = run_models.render_block([record])
+    assert block.startswith('<!-- bench_models:cpu:begin -->') and block.rstrip().endswith('cpu:end -->')
+    assert 'EXTRAPOLATED' in block and 'random with the real shapes' in block
+    assert '| ej8_dense | Keras | n/a (keras cannot be imported) |' in block
+    assert '| ej8_dense | minidl | 4.00 | 4.00 | 1,000 of 60,000 |' in block
+    assert '| ej8_dense: epoch ≤ 1.5× PyTorch | 2.00× PyTorch | missed |' in block
