@@ -93,6 +93,7 @@ def test_download_verifies_and_renames_into_place(cache, server):
     assert path == str(cache / 'things' / 'blob.bin')
     assert open(path, 'rb').read() == payload
     assert os.listdir(cache / 'things') == ['blob.bin']  # no temporary file left behind
+    assert os.stat(path).st_mode & 0o777 == 0o644
     (folder / 'blob.bin').unlink()
     assert get_file('blob.bin', url + 'blob.bin', sha256(payload), cache_subdir='things') == path  # cached
 

@@ -27,6 +27,7 @@ import zipfile
 ENV_DATA = 'MINIDL_DATA'
 ENV_OFFLINE = 'MINIDL_OFFLINE'
 DOWNLOAD_TIMEOUT_S = 30
+READABLE = 0o644  # temporary files are created private; cache files are readable by all
 _CHUNK = 1 << 16
 
 
@@ -243,6 +244,7 @@ def download(origin, target, file_hash=None, timeout=DOWNLOAD_TIMEOUT_S, validat
                                 'error page or a different version: try again, or get the file by hand.')
         if validate is not None:
             validate(tmp)
+        os.chmod(tmp, READABLE)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):

@@ -18,7 +18,7 @@ import tempfile
 import numpy as np
 
 from ..preprocessing.text import text_to_word_sequence
-from ._files import DatasetError, get_file, hash_file
+from ._files import READABLE, DatasetError, get_file, hash_file
 from ._formats import reading
 
 DATASET = 'imdb'
@@ -46,55 +46,62 @@ def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, star
     rng = np.random.RandomState(seed)
     parts = []
     for split in ('train', 'test'):
-        sequences = _split_sequences(corpus[f'{split}_words'], corpus[f'{split}_offsets'])
+        words, offsets = corpus[f'{split}_words'], corpus[f'{split}_offsets']
         labels = corpus[f'{split}_labels'].astype(np.int64)
-        order = np.arange(len(sequences))
+        order = np.arange(len(labels))
         rng.shuffle(order)
-        parts.append(([sequences[i] for i in order], labels[order]))
-    (x_train, y_train), (x_test, y_test) = parts
-
-    def shift(seq):
-        words = seq.astype(np.int64) + index_from
-        return np.concatenate([[start_char], words]) if start_char is not None else words
-
-    x_train, x_test = [shift(s) for s in x_train], [shift(s) for s in x_test]
-    if maxlen:
-        x_train, y_train = _drop_long(x_train, y_train, maxlen)
-        x_test, y_test = _drop_long(x_test, y_test, maxlen)
-        if not x_train or not x_test:
-            raise ValueError(f'After filtering for sequences shorter than maxlen={maxlen}, no sequence was '
-                             f'kept in the {"training" if not x_train else "test"} set. Increase maxlen.')
-    sequences = x_train + x_test
+        flat, lengths = _take_segments(words.astype(np.int64) + index_from, np.diff(offsets), order)
+        if start_char is not None:
+            flat = np.insert(flat, _starts(lengths), start_char)
+            lengths = lengths + 1
+        labels = labels[order]
+        if maxlen:
+            keep = np.flatnonzero(lengths < maxlen)  # Keras' remove_long_seq
+            flat, lengths = _take_segments(flat, lengths, keep)
+            labels = labels[keep]
+            if not len(keep):
+                raise ValueError(f'After filtering for sequences shorter than maxlen={maxlen}, no sequence was '
+                                 f'kept in the {"training" if split == "train" else "test"} set. Increase maxlen.')
+        parts.append([flat, lengths, labels])
     if not num_words:
-        num_words = max(int(s.max()) for s in sequences if len(s))
-    kept = []
-    for s in sequences:
-        inside = (s >= skip_top) & (s < num_words)
-        kept.append((np.where(inside, s, oov_char) if oov_char is not None else s[inside]).tolist())
-    split = len(x_train)
-    return (_object_array(kept[:split]), y_train), (_object_array(kept[split:]), y_test)
+        num_words = max(int(flat.max()) for flat, _, _ in parts if flat.size)
+    for part in parts:
+        flat, lengths, _ = part
+        inside = (flat >= skip_top) & (flat < num_words)
+        if oov_char is not None:
+            part[0] = np.where(inside, flat, oov_char)
+        else:
+            counts = np.concatenate([[0], np.cumsum(inside)])
+            part[0], part[1] = flat[inside], counts[_starts(lengths) + lengths] - counts[_starts(lengths)]
+    (x_train, lengths_train, y_train), (x_test, lengths_test, y_test) = parts
+    return (_as_lists(x_train, lengths_train), y_train), (_as_lists(x_test, lengths_test), y_test)
+
+
+def _starts(lengths):
+    return np.cumsum(lengths) - lengths
+
+
+def _take_segments(flat, lengths, selected):
+    """The segments ``selected`` (indices) of a flat array cut into ``lengths``, concatenated."""
+    new_lengths = lengths[selected]
+    total = int(new_lengths.sum())
+    within = np.arange(total) - np.repeat(_starts(new_lengths), new_lengths)
+    return flat[np.repeat(_starts(lengths)[selected], new_lengths) + within], new_lengths
+
+
+def _as_lists(flat, lengths):
+    """An object array of Python int lists, one per segment."""
+    values = flat.tolist()
+    ends = np.cumsum(lengths).tolist()
+    out = np.empty(len(ends), dtype=object)
+    out[:] = [values[end - n:end] for end, n in zip(ends, lengths.tolist())]
+    return out
 
 
 def get_word_index(path=None):
     """``{word: rank}`` of the vocabulary (rank 1 = most frequent in the training reviews)."""
     words = _corpus(path)['vocabulary'].tobytes().decode('utf-8').split('\n')
     return {word: rank for rank, word in enumerate(words, start=1)}
-
-
-def _object_array(lists):
-    out = np.empty(len(lists), dtype=object)
-    out[:] = lists
-    return out
-
-
-def _drop_long(sequences, labels, maxlen):
-    """Keep the sequences shorter than ``maxlen`` (Keras' ``remove_long_seq``)."""
-    keep = [i for i, s in enumerate(sequences) if len(s) < maxlen]
-    return [sequences[i] for i in keep], labels[keep]
-
-
-def _split_sequences(flat, offsets):
-    return np.split(flat, offsets[1:-1])
 
 
 # ---------------------------------------------------------------------- tokenized corpus
@@ -127,6 +134,7 @@ def _save_cache(cache, corpus, signature):
     try:
         with os.fdopen(fd, 'wb') as f:
             np.savez(f, format=_CACHE_FORMAT, source_sha256=signature, **corpus)
+        os.chmod(tmp, READABLE)
         os.replace(tmp, cache)
     except OSError:
         if os.path.exists(tmp):

@@ -4,7 +4,8 @@ Transforms are vectorised over the batch. Every random geometric change of one i
 (rotation, shifts, shear, zoom, flips) is folded into one 2x2 matrix and offset, and the
 whole batch is resampled at once: source coordinates for all output pixels of all images are
 computed with array arithmetic and gathered with one fancy-index per interpolation corner
-(nearest or bilinear). There is no Python loop over images, and the arrays belong to the
+(nearest or bilinear), in cache-sized chunks of images on the CPU, with scratch arrays reused
+from batch to batch. There is no Python loop over images, and the arrays belong to the
 active backend, so under ``minidl.set_backend('cupy')`` augmentation runs on the GPU and
 ``flow`` yields CuPy arrays (``model.fit`` takes them as they are).
 
@@ -154,11 +155,10 @@ class ImageDataGenerator:
         n, height, width, _ = x.shape
         matrix, offset = self._affine(params)
         if np.allclose(matrix, np.eye(2)) and not np.any(offset):
-            out = xp.asarray(x, dtype=self.dtype).copy() if backend.get_array_module(x) is xp else \
-                xp.asarray(x, dtype=self.dtype)
+            out = xp.array(x, dtype=self.dtype)  # always a copy
         else:
             ws = ws or _Workspace()
-            source = ws('source', x.shape, self.dtype, xp)
+            source = ws.buffer('source', x.shape, self.dtype, xp)
             source[...] = xp.asarray(x)
             out = _resample(source, matrix, offset, self.interpolation_order, self.fill_mode, self.cval, ws)
         if np.any(params['channel_shift_intensity']):
@@ -346,7 +346,7 @@ class NumpyArrayIterator:
 # ------------------------------------------------------------------------------ resampling
 
 class _Workspace:
-    """Scratch arrays kept from batch to batch.
+    """Resamplers (with their scratch arrays) kept from batch to batch.
 
     Fresh multi-megabyte temporaries are slow: the allocator hands their pages back to the
     system and every new batch pays the page faults again. Reusing buffers keeps resampling
@@ -354,29 +354,21 @@ class _Workspace:
     """
 
     def __init__(self):
+        self._resamplers = {}
         self._buffers = {}
 
-    def __call__(self, name, shape, dtype, xp):
+    def buffer(self, name, shape, dtype, xp):
+        """A scratch array called ``name`` of this shape and dtype."""
         key = (name, tuple(shape), np.dtype(dtype).str, xp.__name__)
-        buffer = self._buffers.get(key)
-        if buffer is None:
-            buffer = self._buffers[key] = xp.empty(shape, dtype=dtype)
-        return buffer
+        if key not in self._buffers:
+            self._buffers[key] = xp.empty(shape, dtype=dtype)
+        return self._buffers[key]
 
-
-def _map_index(i, size, fill_mode, out, scratch, xp):
-    """Integer coordinates ``i`` outside ``[0, size)`` mapped back by the fill mode, into ``out``."""
-    if fill_mode == 'nearest':
-        return xp.clip(i, 0, size - 1, out=out)
-    if fill_mode == 'wrap':
-        return xp.remainder(i, size, out=out)
-    if fill_mode == 'reflect':  # half-sample symmetric: ... c b a | a b c | c b a ...
-        xp.remainder(i, 2 * size, out=out)
-        mirrored = xp.subtract(2 * size - 1, out, out=scratch)
-        xp.copyto(out, mirrored, where=out >= size)
-        return out
-    xp.add(i, 1, out=out)  # constant: index into the image padded by one pixel of cval
-    return xp.clip(out, 0, size + 1, out=out)
+    def resampler(self, shape, dtype, fill_mode, xp):
+        key = (tuple(shape), np.dtype(dtype).str, fill_mode, xp.__name__)
+        if key not in self._resamplers:
+            self._resamplers[key] = _Resampler(shape, dtype, fill_mode, xp)
+        return self._resamplers[key]
 
 
 _CHUNK_VALUES = 1 << 15  # values per image chunk: keeps a chunk's scratch arrays in the CPU cache
@@ -387,103 +379,124 @@ def _resample(x, matrix, offset, order, fill_mode, cval, ws=None):
 
     Order 0 takes the nearest source pixel, order 1 interpolates the four neighbours
     bilinearly; source pixels outside the image follow ``fill_mode``. Returns a new array.
-    The batch is processed in chunks of a few images (array operations over the chunk, no
-    per-image loop) whose scratch space, taken from ``ws``, stays in the CPU cache.
+    On the CPU the batch is processed in chunks of a few images (array operations over the
+    chunk, no per-image loop) whose scratch arrays, kept in ``ws``, stay in the CPU cache.
     """
     xp = backend.get_array_module(x)
     ws = ws or _Workspace()
     n = x.shape[0]
     result = xp.empty(x.shape, dtype=x.dtype)
     step = n if xp is not np else max(1, _CHUNK_VALUES // int(np.prod(x.shape[1:])))
+    a = xp.asarray(matrix.astype(x.dtype))
+    b = xp.asarray(offset.astype(x.dtype))
     for start in range(0, n, step):
         part = slice(start, min(start + step, n))
-        _resample_chunk(x[part], matrix[part], offset[part], order, fill_mode, cval, ws, result[part])
+        chunk = x[part]
+        resampler = ws.resampler(chunk.shape, x.dtype, fill_mode, xp)
+        resampler(chunk, a[part], b[part], order, cval, result[part])
     return result
 
 
-def _resample_chunk(x, matrix, offset, order, fill_mode, cval, ws, result):
-    """``_resample`` of one chunk of images into ``result``."""
-    xp = backend.get_array_module(x)
-    n, height, width, channels = x.shape
-    ftype = x.dtype
-    plane = (n, height, width)
-    itype = np.intp  # NumPy's take converts any other index type first
+class _Resampler:
+    """Resampling of batches of one shape, with preallocated scratch arrays."""
 
-    # Source coordinates of every output pixel: rows = a00 pr + a01 pc + b0, cols likewise.
-    centre = np.array([(height - 1) / 2.0, (width - 1) / 2.0])
-    a = xp.asarray(matrix.astype(ftype))
-    b = xp.asarray((offset + centre).astype(ftype))
-    pr = (xp.arange(height, dtype=ftype) - ftype.type(centre[0])).reshape(1, height, 1)
-    pc = (xp.arange(width, dtype=ftype) - ftype.type(centre[1])).reshape(1, 1, width)
-    rows = xp.add(a[:, 0, 0, None, None] * pr + b[:, 0, None, None], a[:, 0, 1, None, None] * pc,
-                  out=ws('rows', plane, ftype, xp))
-    cols = xp.add(a[:, 1, 0, None, None] * pr + b[:, 1, None, None], a[:, 1, 1, None, None] * pc,
-                  out=ws('cols', plane, ftype, xp))
-    if order == 0:
-        rows += ftype.type(0.5)
-        cols += ftype.type(0.5)
+    def __init__(self, shape, dtype, fill_mode, xp):
+        n, height, width, channels = shape
+        self.xp, self.fill_mode, self.shape = xp, fill_mode, tuple(shape)
+        ftype, itype = np.dtype(dtype), np.intp  # NumPy's take converts any other index type first
+        plane = (n, height, width)
+        centre_r, centre_c = (height - 1) / 2.0, (width - 1) / 2.0
+        self.centre = xp.asarray(np.array([centre_r, centre_c], dtype=ftype))
+        self.pr = (xp.arange(height, dtype=ftype) - ftype.type(centre_r)).reshape(1, height, 1)
+        self.pc = (xp.arange(width, dtype=ftype) - ftype.type(centre_c)).reshape(1, 1, width)
+        self.rows, self.cols, self.floor = (xp.empty(plane, ftype) for _ in range(3))
+        (self.corner_r, self.corner_c, self.shifted, self.scratch, self.index,
+         self.row0, self.row1, self.col0, self.col1) = (xp.empty(plane, itype) for _ in range(9))
+        self.right, self.bottom = xp.empty(shape, ftype), xp.empty(shape, ftype)
+        # Weights repeated over the channels: broadcasting a size-1 innermost axis is slow in NumPy.
+        self.fr, self.fc = ((xp.empty(shape, ftype) for _ in range(2)) if channels > 1
+                            else (self.rows[..., None], self.cols[..., None]))
+        padded = (height + 2, width + 2) if fill_mode == 'constant' else (height, width)
+        self.padded = xp.empty((n,) + padded + (channels,), ftype) if fill_mode == 'constant' else None
+        self.base = (xp.arange(n, dtype=itype) * itype(padded[0] * padded[1])).reshape(n, 1, 1)
+        self.row_stride = itype(padded[1])
 
-    # Integer corners (floor) and, in place of the coordinates, the fractional parts.
-    floor = ws('floor', plane, ftype, xp)
-    corner_r, corner_c = ws('corner_r', plane, itype, xp), ws('corner_c', plane, itype, xp)
-    for coords, corner in ((rows, corner_r), (cols, corner_c)):
-        xp.floor(coords, out=floor)
-        xp.copyto(corner, floor, casting='unsafe')
-        coords -= floor
+    def _map(self, i, size, out):
+        """Integer coordinates ``i`` outside ``[0, size)`` mapped back by the fill mode, into ``out``."""
+        xp = self.xp
+        if self.fill_mode == 'nearest':
+            return xp.minimum(xp.maximum(i, 0, out=out), size - 1, out=out)
+        if self.fill_mode == 'wrap':
+            return xp.remainder(i, size, out=out)
+        if self.fill_mode == 'reflect':  # half-sample symmetric: ... c b a | a b c | c b a ...
+            xp.remainder(i, 2 * size, out=out)
+            mirrored = xp.subtract(2 * size - 1, out, out=self.scratch)
+            xp.copyto(out, mirrored, where=out >= size)
+            return out
+        xp.add(i, 1, out=out)  # constant: index into the image padded by one pixel of cval
+        return xp.minimum(xp.maximum(out, 0, out=out), size + 1, out=out)
 
-    if fill_mode == 'constant':
-        padded = ws('padded', (n, height + 2, width + 2, channels), ftype, xp)
-        padded.fill(cval)
-        padded[:, 1:-1, 1:-1] = x
-        x = padded
-    pixels = x.reshape(-1, channels)  # one row per source pixel
-    base = (xp.arange(n, dtype=itype) * itype(x.shape[1] * x.shape[2])).reshape(n, 1, 1)
-    scratch, shifted, index = (ws(name, plane, itype, xp) for name in ('scratch', 'shifted', 'index'))
-
-    def row_offsets(step, name):
-        """Pixel offset of source row ``corner_r + step`` of each output pixel."""
-        offsets = _map_index(xp.add(corner_r, step, out=shifted), height, fill_mode,
-                             ws(name, plane, itype, xp), scratch, xp)
-        offsets *= itype(x.shape[2])
-        offsets += base
-        return offsets
-
-    def col_offsets(step, name):
-        return _map_index(xp.add(corner_c, step, out=shifted), width, fill_mode,
-                          ws(name, plane, itype, xp), scratch, xp)
-
-    def gather(row, col, out):
+    def _gather(self, pixels, row, col, out):
         """Source pixels at ``row + col`` (all channels at once) into ``out`` (n, h, w, channels)."""
-        xp.add(row, col, out=index)
+        xp = self.xp
+        xp.add(row, col, out=self.index)
         if xp is np:  # the indices are in range; mode='raise' would make NumPy buffer ``out``
-            return np.take(pixels, index, axis=0, out=out, mode='clip')
-        return xp.take(pixels, index, axis=0, out=out)
+            return np.take(pixels, self.index, axis=0, out=out, mode='clip')
+        return xp.take(pixels, self.index, axis=0, out=out)
 
-    shape = (n, height, width, channels)
-    row0, col0 = row_offsets(0, 'row0'), col_offsets(0, 'col0')
-    gather(row0, col0, result)
-    if order == 0:
-        return
-    row1, col1 = row_offsets(1, 'row1'), col_offsets(1, 'col1')
-    # Weights repeated over the channels: broadcasting a size-1 innermost axis is slow in NumPy.
-    fr, fc = _per_channel(rows, ws('fr', shape, ftype, xp)), _per_channel(cols, ws('fc', shape, ftype, xp))
-    # Bilinear: top = tl + fc (tr - tl); bottom = bl + fc (br - bl); out = top + fr (bottom - top).
-    right = gather(row0, col1, ws('right', shape, ftype, xp))
-    right -= result
-    right *= fc
-    result += right
-    bottom = gather(row1, col0, ws('bottom', shape, ftype, xp))
-    right = gather(row1, col1, right)
-    right -= bottom
-    right *= fc
-    bottom += right
-    bottom -= result
-    bottom *= fr
-    result += bottom
+    def __call__(self, x, a, b, order, cval, result):
+        """Resample the chunk ``x`` with matrices ``a`` (n, 2, 2) and offsets ``b`` (n, 2) into ``result``."""
+        xp = self.xp
+        _, height, width, channels = self.shape
+        # Source coordinates of every output pixel: rows = a00 pr + a01 pc + centre_r + b0, cols alike.
+        b = b + self.centre
+        xp.add(a[:, 0, 0, None, None] * self.pr + b[:, 0, None, None], a[:, 0, 1, None, None] * self.pc,
+               out=self.rows)
+        xp.add(a[:, 1, 0, None, None] * self.pr + b[:, 1, None, None], a[:, 1, 1, None, None] * self.pc,
+               out=self.cols)
+        if order == 0:
+            self.rows += self.rows.dtype.type(0.5)
+            self.cols += self.cols.dtype.type(0.5)
+        # Integer corners (floor) and, in place of the coordinates, the fractional parts.
+        for coords, corner in ((self.rows, self.corner_r), (self.cols, self.corner_c)):
+            xp.floor(coords, out=self.floor)
+            xp.copyto(corner, self.floor, casting='unsafe')
+            coords -= self.floor
+        if self.padded is not None:
+            self.padded.fill(cval)
+            self.padded[:, 1:-1, 1:-1] = x
+            x = self.padded
+        pixels = x.reshape(-1, channels)  # one row per source pixel
 
+        def row_offsets(step, out):
+            self._map(xp.add(self.corner_r, step, out=self.shifted), height, out)
+            out *= self.row_stride
+            out += self.base
+            return out
 
-def _per_channel(weights, out):
-    """``weights`` (n, h, w) copied into every channel of ``out`` (n, h, w, channels)."""
-    for k in range(out.shape[-1]):
-        out[..., k] = weights
-    return out
+        def col_offsets(step, out):
+            return self._map(xp.add(self.corner_c, step, out=self.shifted), width, out)
+
+        row0, col0 = row_offsets(0, self.row0), col_offsets(0, self.col0)
+        self._gather(pixels, row0, col0, result)
+        if order == 0:
+            return
+        row1, col1 = row_offsets(1, self.row1), col_offsets(1, self.col1)
+        fr, fc = self.fr, self.fc
+        if channels > 1:
+            for k in range(channels):
+                fr[..., k] = self.rows
+                fc[..., k] = self.cols
+        # Bilinear: top = tl + fc (tr - tl); bottom = bl + fc (br - bl); out = top + fr (bottom - top).
+        right = self._gather(pixels, row0, col1, self.right)
+        right -= result
+        right *= fc
+        result += right
+        bottom = self._gather(pixels, row1, col0, self.bottom)
+        right = self._gather(pixels, row1, col1, self.right)
+        right -= bottom
+        right *= fc
+        bottom += right
+        bottom -= result
+        bottom *= fr
+        result += bottom

@@ -34,6 +34,7 @@ def _save(figure, path):
     os.close(fd)
     try:
         figure.savefig(tmp, format=extension, dpi=100, bbox_inches='tight')
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
