@@ -106,11 +106,15 @@ def main():
     overhead = statistics.median(overheads)
     print(f'{MODEL}, batch {args.batch_size}, backend {backend.get_backend()}, '
           f'{args.rounds} rounds x {args.steps} steps')
-    print(f'fit step            {fit_step * 1e3:9.1f} ms   (rounds: {", ".join(f"{t * 1e3:.0f}" for t in fit_steps)})')
-    print(f'bare step           {bare_step * 1e3:9.1f} ms   (rounds: {", ".join(f"{t * 1e3:.0f}" for t in bare_steps)})')
+    print(f'fit step            {fit_step * 1e3:9.1f} ms   (rounds: {_ms(fit_steps)})')
+    print(f'bare step           {bare_step * 1e3:9.1f} ms   (rounds: {_ms(bare_steps)})')
     print(f'overhead, direct    {overhead * 1e3:9.2f} ms   = {100 * overhead / fit_step:.2f} % of the fit step')
     print(f'overhead, difference{(fit_step - bare_step) * 1e3:9.1f} ms   = '
           f'{100 * (fit_step - bare_step) / fit_step:.2f} % (noisy: machine load varies between rounds)')
+
+
+def _ms(seconds):
+    return ', '.join(f'{t * 1e3:.0f}' for t in seconds)
 
 
 if __name__ == '__main__':

@@ -6,6 +6,9 @@ says what it expects when they do not fit (one-hot labels given to a sparse loss
 given to a categorical one, binary labels outside [0, 1], ...). Labels are then converted
 once, on the active backend: class indices to integers, everything else to ``y_pred``'s dtype.
 
+The functions re-exported here (``categorical_crossentropy(y_true, y_pred, from_logits=False)``,
+``mean_squared_error``, ...) return that batch mean too, not Keras' per-sample vector.
+
 ``losses.get`` accepts a name ('mse', 'binary_crossentropy', 'CategoricalCrossentropy', ...),
 a loss object or class, one of the loss functions below, or any callable
 ``fn(y_true, y_pred) -> scalar Tensor``.

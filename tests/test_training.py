@@ -267,7 +267,8 @@ class SequenceLike:
         return -(-len(self.x) // self.batch_size)
 
     def __getitem__(self, i):
-        return self.x[i * self.batch_size:(i + 1) * self.batch_size], self.y[i * self.batch_size:(i + 1) * self.batch_size]
+        part = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        return self.x[part], self.y[part]
 
     def on_epoch_end(self):
         self.epochs_ended += 1
