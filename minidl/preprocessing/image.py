@@ -371,7 +371,8 @@ class _Workspace:
         return self._resamplers[key]
 
 
-_CHUNK_VALUES = 1 << 15  # values per image chunk: keeps a chunk's scratch arrays in the CPU cache
+_CHUNK_VALUES = 1 << 16  # values per image chunk: keeps a chunk's scratch arrays in the CPU cache
+_COORD_DTYPE = np.intp  # integer coordinates; the index NumPy's take uses without converting it
 
 
 def _resample(x, matrix, offset, order, fill_mode, cval, ws=None):
@@ -403,15 +404,16 @@ class _Resampler:
     def __init__(self, shape, dtype, fill_mode, xp):
         n, height, width, channels = shape
         self.xp, self.fill_mode, self.shape = xp, fill_mode, tuple(shape)
-        ftype, itype = np.dtype(dtype), np.intp  # NumPy's take converts any other index type first
+        ftype, itype = np.dtype(dtype), _COORD_DTYPE
         plane = (n, height, width)
         centre_r, centre_c = (height - 1) / 2.0, (width - 1) / 2.0
         self.centre = xp.asarray(np.array([centre_r, centre_c], dtype=ftype))
         self.pr = (xp.arange(height, dtype=ftype) - ftype.type(centre_r)).reshape(1, height, 1)
         self.pc = (xp.arange(width, dtype=ftype) - ftype.type(centre_c)).reshape(1, 1, width)
         self.rows, self.cols, self.floor = (xp.empty(plane, ftype) for _ in range(3))
-        (self.corner_r, self.corner_c, self.shifted, self.scratch, self.index,
-         self.row0, self.row1, self.col0, self.col1) = (xp.empty(plane, itype) for _ in range(9))
+        (self.corner_r, self.corner_c, self.shifted, self.scratch,
+         self.row0, self.row1, self.col0, self.col1) = (xp.empty(plane, itype) for _ in range(8))
+        self.index = xp.empty(plane, np.intp)
         self.right, self.bottom = xp.empty(shape, ftype), xp.empty(shape, ftype)
         # Weights repeated over the channels: broadcasting a size-1 innermost axis is slow in NumPy.
         self.fr, self.fc = ((xp.empty(shape, ftype) for _ in range(2)) if channels > 1
@@ -440,9 +442,13 @@ class _Resampler:
         """Source pixels at ``row + col`` (all channels at once) into ``out`` (n, h, w, channels)."""
         xp = self.xp
         xp.add(row, col, out=self.index)
-        if xp is np:  # the indices are in range; mode='raise' would make NumPy buffer ``out``
-            return np.take(pixels, self.index, axis=0, out=out, mode='clip')
-        return xp.take(pixels, self.index, axis=0, out=out)
+        if xp is np:
+            # Whole pixels as opaque records: NumPy copies each with one memcpy. The indices are
+            # in range; mode='raise' would make NumPy buffer ``out``.
+            np.take(pixels, self.index, out=_records(out).reshape(self.index.shape), mode='clip')
+        else:
+            xp.take(pixels, self.index, axis=0, out=out)
+        return out
 
     def __call__(self, x, a, b, order, cval, result):
         """Resample the chunk ``x`` with matrices ``a`` (n, 2, 2) and offsets ``b`` (n, 2) into ``result``."""
@@ -466,7 +472,7 @@ class _Resampler:
             self.padded.fill(cval)
             self.padded[:, 1:-1, 1:-1] = x
             x = self.padded
-        pixels = x.reshape(-1, channels)  # one row per source pixel
+        pixels = _records(x) if xp is np else x.reshape(-1, channels)  # one entry per source pixel
 
         def row_offsets(step, out):
             self._map(xp.add(self.corner_r, step, out=self.shifted), height, out)
@@ -500,3 +506,8 @@ class _Resampler:
         bottom -= result
         bottom *= fr
         result += bottom
+
+
+def _records(x):
+    """A C-contiguous NumPy array (..., channels) viewed as a flat array of one record per pixel."""
+    return x.reshape(-1, x.shape[-1]).view(np.dtype((np.void, x.shape[-1] * x.itemsize))).reshape(-1)

@@ -17,7 +17,7 @@ def _new_figure(figsize):
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-    except ImportError as exc:
+    except ImportError as exc:  # matplotlib is an optional dependency
         raise ImportError(f'minidl.utils.plot needs matplotlib ({exc}): pip install matplotlib') from None
     figure = Figure(figsize=figsize)
     FigureCanvasAgg(figure)
@@ -69,6 +69,7 @@ def plot_history(history, path=None, metrics=None, title=None):
                 values = np.asarray([float(to_numpy(v)) for v in logs[key]])
                 ax.plot(np.arange(1, len(values) + 1), values, marker='o' if len(values) < 30 else None,
                         markersize=3, label=label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel('epoch')
         ax.set_ylabel(name)
         ax.set_title(name)
