@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import io
 import os
+import pickle
 import tarfile
 import threading
 import zipfile
@@ -129,6 +130,7 @@ def test_missing_file_offline_error_names_everything(cache, tmp_path, monkeypatc
     message = str(info.value)
     for part in ('file.gz', str(tmp_path / 'mine'), str(cache / 'mnist'), origin, 'MINIDL_DATA', 'MINIDL_OFFLINE'):
         assert part in message
+    assert str(pickle.loads(pickle.dumps(info.value))) == message  # survives multiprocessing
 
 
 def test_http_error_is_reported_as_not_found(cache, server):

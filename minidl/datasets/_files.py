@@ -52,6 +52,9 @@ class DatasetNotFoundError(FileNotFoundError):
     def __str__(self):
         return self.args[0]
 
+    def __reduce__(self):
+        return type(self), (self.fname, self.dirs, self.origin, self.reason)
+
 
 def cache_root():
     """The directory new downloads go to: ``$MINIDL_DATA`` or ``~/.minidl/datasets``."""
