@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -58,7 +59,8 @@ def test_seed_makes_draws_reproducible():
 def test_import_needs_only_numpy_and_scipy():
     code = ('import sys; sys.modules.update({m: None for m in ("cupy", "h5py", "matplotlib", "torch")}); '
             'import minidl, minidl.functional; print("ok")')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != 'MINIDL_BACKEND'}
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env)
     assert out.stdout.strip() == 'ok', out.stderr
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import minidl
 import minidl.functional as F
-from minidl import Tensor, losses, optimizers
+from minidl import Tensor, backend, losses, optimizers
 from minidl.models.progbar import Progbar
 from minidl.models.training import TrainingMixin
 
@@ -42,7 +42,7 @@ class MLP(TrainingMixin):
 
     def set_weights(self, values):
         for w, v in zip(self.weights, values):
-            w.data[...] = v
+            w.data[...] = backend.as_array(v)
 
     def save_weights(self, path):
         np.savez(path, *self.get_weights())
