@@ -39,6 +39,8 @@ def sum_to(x, shape):
     if x.shape == shape:
         return x
     lead = x.ndim - len(shape)
+    if lead and x.shape[lead:] == shape:  # only leading axes go: a column sum (bias gradients)
+        return backend.sum_rows(x.reshape(-1, int(np.prod(shape)))).reshape(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
                                       if n == 1 and x.shape[i + lead] != 1)
     y = x.sum(axis=axes, keepdims=True)

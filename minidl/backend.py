@@ -130,3 +130,23 @@ def scatter_add(target, index, values):
         cupyx.scatter_add(target, index, values)
     else:
         np.add.at(target, index, values)
+
+
+_ones = {}
+
+
+def sum_rows(a):
+    """Column sums of a 2-D array (the sum over axis 0).
+
+    On CuPy a tall array with few columns (bias gradients, batch-norm statistics) is summed as
+    ``ones @ a``, one cuBLAS matrix-vector product: CuPy's generic reduction gives each column
+    one thread block and crawls on such shapes (25 ms instead of 0.1 ms for 512x32x32x32)."""
+    if not is_cupy(a):
+        return a.sum(axis=0)
+    key = (a.shape[0], a.dtype.str)
+    ones = _ones.get(key)
+    if ones is None:
+        if len(_ones) > 32:
+            _ones.clear()
+        ones = _ones[key] = get_array_module(a).ones(a.shape[0], a.dtype)
+    return ones @ a

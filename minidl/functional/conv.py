@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from ..backend import get_array_module
+from ..backend import get_array_module, sum_rows
 
 
 def as_tuple(value, n, name):
@@ -120,7 +120,7 @@ class Conv(Function):
             gx = crop_spatial(self._input_gradient(gy2, w.data, x.shape[-1]), self.pads)
         if len(self.inputs) == 2:
             return gx, gw
-        return gx, gw, gy2.sum(axis=0)
+        return gx, gw, sum_rows(gy2)
 
     def _input_gradient(self, gy2, w, channels):
         xp = get_array_module(gy2)

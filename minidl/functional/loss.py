@@ -160,17 +160,19 @@ def _one_hot_labels(op, y_true, y_pred):
     """Integer labels (N,) or (N, 1) as a one-hot array shaped like ``y_pred`` (N, C)."""
     raw = y_true.data if isinstance(y_true, Tensor) else y_true
     xp = backend.get_array_module(y_pred)
-    labels = xp.asarray(backend.to_numpy(raw) if xp is np else raw)
+    labels = raw if backend.is_cupy(raw) else np.asarray(raw)
     if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
         labels = labels[..., 0]
     classes = y_pred.shape[-1]
     if labels.shape != y_pred.shape[:-1]:
         raise ValueError(f'{op}: integer labels must have shape {tuple(y_pred.shape[:-1])} (or with a trailing 1) '
                          f'for y_pred of shape {tuple(y_pred.shape)}, got {tuple(labels.shape)}.')
-    integral = labels.dtype.kind in 'iu' or bool(xp.all(labels == xp.round(labels)))
-    if not integral or (labels.size and (int(labels.min()) < 0 or int(labels.max()) >= classes)):
-        raise ValueError(f'{op}: labels must be integers in [0, {classes - 1}] for {classes} classes, '
-                         f'got values in [{labels.min()}, {labels.max()}].')
+    if not backend.is_cupy(labels):  # values are checked on the host: on the GPU it would cost a sync per step
+        integral = labels.dtype.kind in 'iu' or bool(np.all(labels == np.round(labels)))
+        if not integral or (labels.size and (int(labels.min()) < 0 or int(labels.max()) >= classes)):
+            raise ValueError(f'{op}: labels must be integers in [0, {classes - 1}] for {classes} classes, '
+                             f'got values in [{labels.min()}, {labels.max()}].')
+    labels = xp.asarray(labels)
     return (labels.astype('int64')[..., None] == xp.arange(classes)).astype(y_pred.dtype)
 
 

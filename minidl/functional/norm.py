@@ -19,13 +19,13 @@ class BatchNorm(Function):
         self.has_gamma, self.has_beta = has_gamma, has_beta
 
     def forward(self, x, *params):
-        axes = tuple(range(x.ndim - 1))
         gamma = params[0] if self.has_gamma else None
         beta = params[-1] if self.has_beta else None
         if self.training:
-            mean = x.mean(axis=axes)
+            m = x.size // x.shape[-1]
+            mean = backend.sum_rows(x.reshape(m, -1)) / m
             centered = x - mean
-            var = (centered * centered).mean(axis=axes)
+            var = backend.sum_rows((centered * centered).reshape(m, -1)) / m
             self._update_moving(mean, var)
         else:
             mean, var = self.moving_mean.data.astype(x.dtype), self.moving_var.data.astype(x.dtype)
@@ -45,9 +45,9 @@ class BatchNorm(Function):
             moving += (1 - self.momentum) * stat.astype(moving.dtype)
 
     def backward(self, gy):
-        axes = tuple(range(gy.ndim - 1))
-        gbeta = gy.sum(axis=axes)
-        ggamma = (gy * self.xhat).sum(axis=axes) if self.has_gamma or self.training else None
+        channels = gy.shape[-1]
+        gbeta = backend.sum_rows(gy.reshape(-1, channels))
+        ggamma = backend.sum_rows((gy * self.xhat).reshape(-1, channels)) if self.has_gamma or self.training else None
         scale = self.inv_std
         if self.has_gamma:
             scale = scale * self.inputs[1].data
