@@ -60,7 +60,7 @@ def test_pool_gradcheck_and_loop_reference(op, nd, reduce, data, seed):
     shape, pool, strides, padding = data.draw(pool_cases(nd))
     x = distinct(seed, shape)
     y = op(Tensor(x), pool, strides, padding).numpy()
-    np.testing.assert_allclose(y, reference_pool(x, pool, strides or pool, padding, reduce), rtol=1e-12)
+    np.testing.assert_allclose(y, reference_pool(x, pool, strides or pool, padding, reduce), rtol=1e-12, atol=1e-14)
     gradcheck(lambda x: op(x, pool, strides, padding), x)
 
 
@@ -101,8 +101,8 @@ def test_pool2d_matches_torch(kind, pool, strides):
     tx = torch.tensor(x.transpose(0, 3, 1, 2), requires_grad=True)
     ty = torch_op(tx, pool, strides or pool)
     ty.backward(torch.tensor(gy.transpose(0, 3, 1, 2)))
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy().transpose(0, 2, 3, 1), rtol=1e-12)
-    np.testing.assert_allclose(xs.grad.numpy(), tx.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-12)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy().transpose(0, 2, 3, 1), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(xs.grad.numpy(), tx.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-12, atol=1e-14)
 
 
 @given(shape=st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.integers(1, 3)),
@@ -120,7 +120,7 @@ def test_upsample2d_is_nearest_and_its_gradient_sums_blocks(shape, size, seed):
                                                      (global_max_pool1d, np.max, 1, (2, 6, 5))])
 def test_global_pools(op, reduce, axes, shape):
     x = distinct(7, shape)
-    np.testing.assert_allclose(op(Tensor(x)).numpy(), reduce(x, axis=axes), rtol=1e-12)
+    np.testing.assert_allclose(op(Tensor(x)).numpy(), reduce(x, axis=axes), rtol=1e-12, atol=1e-14)
     gradcheck(op, x)
 
 
