@@ -72,6 +72,15 @@ def offset_slices(offset, strides, out):
             + (slice(None),))
 
 
+def im2col(x, kernel, strides, pads, op):
+    """The column matrix ``(N * prod(out), prod(kernel) * C)`` of ``x`` padded by ``pads``, with
+    the output's leading shape ``(N, *out)`` and the padded input's shape."""
+    xpad = pad_spatial(x, pads)
+    view = window_view(xpad, kernel, strides, op)
+    col = get_array_module(x).ascontiguousarray(view).reshape(-1, math.prod(kernel) * x.shape[-1])
+    return col, view.shape[:x.ndim - 1], xpad.shape
+
+
 def col2im(blocks, padded_shape, kernel, strides, xp, dtype):
     """Adjoint of ``window_view``: add each kernel offset's block ``(N, *out, C)`` onto the input
     positions that offset sees (``blocks`` yields (offset, block)); overlapping windows
@@ -91,20 +100,17 @@ def col2im(blocks, padded_shape, kernel, strides, xp, dtype):
 class Conv(Function):
     """y = im2col(pad(x)) @ w.reshape(-1, F) + b, over 1 or 2 spatial axes.
 
-    Backward: gw = col^T gy, gb = sum(gy), and gx = col2im of gcol = gy w^T, computed one kernel
-    offset at a time (gy @ w[offset]^T into a reused buffer) so the large gcol never exists."""
+    Backward: gw = col^T gy, gb = sum(gy). gx for stride 1 is the correlation of gy with the
+    flipped kernel (another im2col + GEMM); for larger strides it is col2im of gcol = gy w^T,
+    computed one kernel offset at a time (gy @ w[offset]^T into a reused buffer)."""
     def __init__(self, strides, padding, op):
         self.strides, self.padding, self.op = strides, padding, op
 
     def forward(self, x, w, b=None):
-        xp = get_array_module(x)
         nd = x.ndim - 2
         kernel, filters = w.shape[:nd], w.shape[-1]
         self.pads = pad_amounts(x.shape[1:-1], kernel, self.strides, self.padding)
-        xpad = pad_spatial(x, self.pads)
-        view = window_view(xpad, kernel, self.strides, self.op)
-        self.padded_shape, self.out_shape = xpad.shape, view.shape[:1 + nd]
-        self.col = xp.ascontiguousarray(view).reshape(-1, math.prod(kernel) * x.shape[-1])
+        self.col, self.out_shape, self.padded_shape = im2col(x, kernel, self.strides, self.pads, self.op)
         y = self.col @ w.reshape(-1, filters)
         if b is not None:
             y += b
@@ -116,11 +122,25 @@ class Conv(Function):
         gy2 = gy.reshape(-1, filters)
         gw = (self.col.T @ gy2).reshape(w.shape) if w.requires_grad else None
         gx = None
-        if x.requires_grad:
+        if x.requires_grad and all(s == 1 for s in self.strides):
+            gx = self._transposed_correlation(gy, w.data)
+        elif x.requires_grad:
             gx = crop_spatial(self._input_gradient(gy2, w.data, x.shape[-1]), self.pads)
         if len(self.inputs) == 2:
             return gx, gw
         return gx, gw, sum_rows(gy2)
+
+    def _transposed_correlation(self, gy, w):
+        """Stride 1: gx[p] = sum_a gy[p + before - a] w[a]^T is itself a correlation, of ``gy``
+        with the kernel flipped and its channel axes swapped, padded (k - 1 - before, k - 1 - after):
+        im2col + one GEMM, like the forward."""
+        xp = get_array_module(gy)
+        nd = w.ndim - 2
+        kernel = w.shape[:nd]
+        flipped = xp.ascontiguousarray(xp.swapaxes(w[(slice(None, None, -1),) * nd], -1, -2))
+        pads = tuple((k - 1 - before, k - 1 - after) for k, (before, after) in zip(kernel, self.pads))
+        col, out_shape, _ = im2col(gy, kernel, (1,) * nd, pads, self.op)
+        return (col @ flipped.reshape(-1, w.shape[-2])).reshape(out_shape + (w.shape[-2],))
 
     def _input_gradient(self, gy2, w, channels):
         xp = get_array_module(gy2)
