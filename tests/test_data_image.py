@@ -54,6 +54,17 @@ def test_zero_ranges_are_the_identity(images):
     np.testing.assert_array_equal(next(ImageDataGenerator().flow(uint8, batch_size=6, shuffle=False)), uint8)
 
 
+def test_uint8_input_matches_float_input(images):
+    """Integer images are converted to float inside the resampling, chunk by chunk."""
+    as_uint8 = images.astype(np.uint8)
+    for fill_mode in ('nearest', 'constant'):
+        gen = ImageDataGenerator(rotation_range=30, horizontal_flip=True, fill_mode=fill_mode, cval=3)
+        from_uint8 = next(gen.flow(as_uint8, batch_size=6, seed=4))
+        from_float = next(gen.flow(as_uint8.astype(np.float32), batch_size=6, seed=4))
+        assert from_uint8.dtype == np.float32
+        np.testing.assert_array_equal(from_uint8, from_float)
+
+
 def test_quarter_and_half_turns(rng):
     x = rng.uniform(0, 1, (8, 8, 2)).astype(np.float32)
     gen = ImageDataGenerator()

@@ -157,10 +157,8 @@ class ImageDataGenerator:
         if np.allclose(matrix, np.eye(2)) and not np.any(offset):
             out = xp.array(x, dtype=self.dtype)  # always a copy
         else:
-            ws = ws or _Workspace()
-            source = ws.buffer('source', x.shape, self.dtype, xp)
-            source[...] = xp.asarray(x)
-            out = _resample(source, matrix, offset, self.interpolation_order, self.fill_mode, self.cval, ws)
+            out = _resample(xp.asarray(x), matrix, offset, self.interpolation_order, self.fill_mode, self.cval,
+                            self.dtype, ws)
         if np.any(params['channel_shift_intensity']):
             shift = xp.asarray(params['channel_shift_intensity'].astype(out.dtype)).reshape(n, 1, 1, 1)
             low = out.min(axis=(1, 2, 3), keepdims=True)
@@ -355,14 +353,6 @@ class _Workspace:
 
     def __init__(self):
         self._resamplers = {}
-        self._buffers = {}
-
-    def buffer(self, name, shape, dtype, xp):
-        """A scratch array called ``name`` of this shape and dtype."""
-        key = (name, tuple(shape), np.dtype(dtype).str, xp.__name__)
-        if key not in self._buffers:
-            self._buffers[key] = xp.empty(shape, dtype=dtype)
-        return self._buffers[key]
 
     def resampler(self, shape, dtype, fill_mode, xp):
         key = (tuple(shape), np.dtype(dtype).str, fill_mode, xp.__name__)
@@ -375,25 +365,27 @@ _CHUNK_VALUES = 1 << 16  # values per image chunk: keeps a chunk's scratch array
 _COORD_DTYPE = np.intp  # integer coordinates; the index NumPy's take uses without converting it
 
 
-def _resample(x, matrix, offset, order, fill_mode, cval, ws=None):
+def _resample(x, matrix, offset, order, fill_mode, cval, dtype, ws=None):
     """``out[k, r, c] = x[k](A_k ((r, c) - centre) + centre + b_k)`` for the whole batch.
 
     Order 0 takes the nearest source pixel, order 1 interpolates the four neighbours
-    bilinearly; source pixels outside the image follow ``fill_mode``. Returns a new array.
+    bilinearly; source pixels outside the image follow ``fill_mode``. Returns a new array of
+    float ``dtype`` (``x`` may have any dtype, e.g. uint8: it is converted chunk by chunk).
     On the CPU the batch is processed in chunks of a few images (array operations over the
     chunk, no per-image loop) whose scratch arrays, kept in ``ws``, stay in the CPU cache.
     """
     xp = backend.get_array_module(x)
     ws = ws or _Workspace()
+    x = xp.ascontiguousarray(x)
     n = x.shape[0]
-    result = xp.empty(x.shape, dtype=x.dtype)
+    result = xp.empty(x.shape, dtype=dtype)
     step = n if xp is not np else max(1, _CHUNK_VALUES // int(np.prod(x.shape[1:])))
-    a = xp.asarray(matrix.astype(x.dtype))
-    b = xp.asarray(offset.astype(x.dtype))
+    a = xp.asarray(matrix.astype(dtype))
+    b = xp.asarray(offset.astype(dtype))
     for start in range(0, n, step):
         part = slice(start, min(start + step, n))
         chunk = x[part]
-        resampler = ws.resampler(chunk.shape, x.dtype, fill_mode, xp)
+        resampler = ws.resampler(chunk.shape, dtype, fill_mode, xp)
         resampler(chunk, a[part], b[part], order, cval, result[part])
     return result
 
@@ -419,7 +411,8 @@ class _Resampler:
         self.fr, self.fc = ((xp.empty(shape, ftype) for _ in range(2)) if channels > 1
                             else (self.rows[..., None], self.cols[..., None]))
         padded = (height + 2, width + 2) if fill_mode == 'constant' else (height, width)
-        self.padded = xp.empty((n,) + padded + (channels,), ftype) if fill_mode == 'constant' else None
+        # The chunk in the working dtype: with a border of cval pixels for fill_mode 'constant'.
+        self.source = xp.empty((n,) + padded + (channels,), ftype)
         self.base = (xp.arange(n, dtype=itype) * itype(padded[0] * padded[1])).reshape(n, 1, 1)
         self.row_stride = itype(padded[1])
 
@@ -468,10 +461,13 @@ class _Resampler:
             xp.floor(coords, out=self.floor)
             xp.copyto(corner, self.floor, casting='unsafe')
             coords -= self.floor
-        if self.padded is not None:
-            self.padded.fill(cval)
-            self.padded[:, 1:-1, 1:-1] = x
-            x = self.padded
+        if self.fill_mode == 'constant':
+            self.source.fill(cval)
+            self.source[:, 1:-1, 1:-1] = x
+            x = self.source
+        elif x.dtype != self.source.dtype:
+            self.source[...] = x
+            x = self.source
         pixels = _records(x) if xp is np else x.reshape(-1, channels)  # one entry per source pixel
 
         def row_offsets(step, out):
