@@ -362,7 +362,6 @@ class _Workspace:
 
 
 _CHUNK_VALUES = 1 << 16  # values per image chunk: keeps a chunk's scratch arrays in the CPU cache
-_COORD_DTYPE = np.intp  # integer coordinates; the index NumPy's take uses without converting it
 
 
 def _resample(x, matrix, offset, order, fill_mode, cval, dtype, ws=None):
@@ -396,7 +395,7 @@ class _Resampler:
     def __init__(self, shape, dtype, fill_mode, xp):
         n, height, width, channels = shape
         self.xp, self.fill_mode, self.shape = xp, fill_mode, tuple(shape)
-        ftype, itype = np.dtype(dtype), _COORD_DTYPE
+        ftype, itype = np.dtype(dtype), np.intp  # the index type NumPy's take uses without a conversion
         plane = (n, height, width)
         centre_r, centre_c = (height - 1) / 2.0, (width - 1) / 2.0
         self.centre = xp.asarray(np.array([centre_r, centre_c], dtype=ftype))
