@@ -65,7 +65,7 @@ class KFold:
         sizes[:n % self.n_splits] += 1
         start = 0
         for size in sizes:
-            test = indices[start:start + size]
+            test = np.sort(indices[start:start + size])  # sorted within the fold, as scikit-learn
             yield _complement(n, test), test
             start += size
 
