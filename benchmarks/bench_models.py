@@ -38,6 +38,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # minidl from a checkout
 import model_defs  # noqa: E402
 
 FRAMEWORKS = ('minidl', 'keras', 'torch')
@@ -62,6 +63,24 @@ def blas_info():
         return []
     return [{k: lib.get(k) for k in ('internal_api', 'architecture', 'num_threads', 'version')}
             for lib in threadpool_info() if lib.get('user_api') == 'blas']
+
+
+def minidl_source():
+    """'git <commit>' of the checkout this minidl is imported from, '+ modified' when its minidl/
+    folder has uncommitted changes ('' outside a git checkout)."""
+    import subprocess
+    import minidl
+    root = os.path.dirname(os.path.dirname(os.path.abspath(minidl.__file__)))
+    try:
+        commit = subprocess.run(['git', '-C', root, 'rev-parse', '--short', 'HEAD'], capture_output=True,
+                                text=True, timeout=30)
+        dirty = subprocess.run(['git', '-C', root, 'status', '--porcelain', '--', 'minidl'], capture_output=True,
+                               text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ''
+    if commit.returncode != 0:
+        return ''
+    return f'git {commit.stdout.strip()}' + (' + modified' if dirty.stdout.strip() else '')
 
 
 class Profiler:
@@ -142,7 +161,7 @@ def _import_keras_style(framework, device):
         raise FrameworkUnavailable(f'minidl front end cannot be imported: {err}')
     if device == 'cpu':
         minidl.set_backend('numpy')
-        return api, (lambda: None), None, {'minidl_backend': 'numpy'}
+        return api, (lambda: None), None, {'minidl_backend': 'numpy', 'minidl_source': minidl_source()}
     try:
         minidl.set_backend('cupy')
         import cupy
@@ -157,7 +176,8 @@ def _import_keras_style(framework, device):
         high_water['used_bytes'] = max(high_water['used_bytes'], pool.used_bytes())
         return high_water
 
-    return api, cupy.cuda.get_current_stream().synchronize, sample, {'minidl_backend': 'cupy'}
+    info = {'minidl_backend': 'cupy', 'minidl_source': minidl_source()}
+    return api, cupy.cuda.get_current_stream().synchronize, sample, info
 
 
 def _epoch_timer_class(callback_base, sync, sample, profiler):

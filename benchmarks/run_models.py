@@ -86,15 +86,19 @@ def run_one(python, device, model, framework, epochs_measured, samples, timeout)
             return json.load(f)
 
 
-def run_all(python, device, models, frameworks, epochs_measured, samples, rounds, timeout, log=sys.stderr):
-    """{(model, framework): [result per round]}, frameworks interleaved in a rotating order."""
+def run_all(python, device, models, frameworks, epochs_measured, samples, rounds, timeout, log=sys.stderr,
+            on_result=None):
+    """{(model, framework): [result per round]}, frameworks interleaved in a rotating order;
+    ``on_result(results)`` is called after every run (to save partial results)."""
     results = {}
     for r in range(rounds):
         for i, model in enumerate(models):
             shift = (r + i) % len(frameworks)
             for framework in frameworks[shift:] + frameworks[:shift]:
                 res = run_one(python, device, model, framework, epochs_measured, samples, timeout)
-                results.setdefault((model, framework), []).append(res)
+                results.setdefault((model, framework), []).append(dict(res, round=r))
+                if on_result is not None:
+                    on_result(results)
                 summary = (f"{res['sec_per_epoch']:.2f} s/epoch" if res['status'] == 'ok'
                            else f"{res['status']}: {res.get('reason', '')}")
                 print(f'[round {r + 1}/{rounds}] {model} {framework}: {summary}', file=log, flush=True)
@@ -296,6 +300,7 @@ def render_block(records):
     keras_backend = next((r['keras_backend'] for r in combined.values()
                           if r.get('keras_backend') and r['status'] == 'ok'), 'n/a')
     extrapolated = any(r.get('extrapolated') for r in combined.values())
+    sources = sorted({res['minidl_source'] for rec in records for res in rec['results'] if res.get('minidl_source')})
     epochs = '/'.join(sorted({str(r['epochs_measured']) for r in records}))
     rounds = sum(r['rounds'] for r in records) if len(records) > 1 else first['rounds']
     title = 'CPU' if device == 'cpu' else 'GPU'
@@ -305,6 +310,7 @@ def render_block(records):
              f"- Machine: {first['machine']}",
              '- Versions: ' + ', '.join(f'{k} {v}' for k, v in first['versions'].items())
              + f'; Keras backend {keras_backend}; BLAS seen by numpy: {blas_line(combined)}',
+             '- minidl source per run: ' + (', '.join(sources) or 'n/a'),
              '- Command: ' + '; '.join(f"`{r['command']}`" for r in records),
              '- Data: **random with the real shapes** (speed does not depend on content); float32; each '
              "framework's batch size and architecture identical (see `benchmarks/model_defs.py`).",
@@ -385,11 +391,14 @@ def main(argv=None):
                              + (f'; GPU {gpu_model()}' if args.device == 'gpu' else ''),
                   'cores': os.cpu_count(), 'versions': dict(python=platform.python_version(), **versions()),
                   'epochs_measured': args.epochs_measured, 'rounds': args.rounds}
-        results = run_all(args.python, args.device, models, args.frameworks, args.epochs_measured, args.samples,
-                          args.rounds, args.timeout)
-        record['results'] = [dict(r, round=i) for runs in results.values() for i, r in enumerate(runs)]
-        if args.json_out:
-            write_atomic(args.json_out, json.dumps(record, indent=1) + '\n')
+
+        def save(results):
+            record['results'] = [r for runs in results.values() for r in runs]
+            if args.json_out:
+                write_atomic(args.json_out, json.dumps(record, indent=1) + '\n')
+
+        save(run_all(args.python, args.device, models, args.frameworks, args.epochs_measured, args.samples,
+                     args.rounds, args.timeout, on_result=save))
         records = [record]
     block = render_block(records)
     existing = open(args.out).read() if os.path.exists(args.out) else ''
