@@ -213,7 +213,7 @@ def save_image_grid(images, args, filename, titles=None):
 def report(model_id, dataset, metric, value, epochs, seconds_per_epoch, backend):
     """Print the final machine-readable result line."""
     print(f'RESULT model={model_id} dataset={dataset} metric={metric} value={value:.4f} '
-          f'epochs={epochs} seconds_per_epoch={seconds_per_epoch:.2f} backend={backend}', flush=True)
+          f'epochs={epochs} seconds_per_epoch={seconds_per_epoch:.3g} backend={backend}', flush=True)
 
 
 def finish(args, model, history, model_id, metric, value, seconds_per_epoch, plot=True):

@@ -42,7 +42,7 @@ def train(args, net):
                                         batch_size=args.batch_size, verbose=args.verbose)
     prediction = model.predict(XOR_X, verbose=0)
     accuracy = float(np.mean(np.sign(prediction) == XOR_Y))
-    print(f'{model_id}: outputs {np.round(prediction.ravel(), 3).tolist()}, '
+    print(f'{model_id}: outputs {[round(float(v), 3) for v in prediction.ravel()]}, '
           f'final loss {history.history["loss"][-1]:.4f}, threshold accuracy {accuracy:.2f}')
     common.finish(args, model, history, model_id, 'train_threshold_accuracy', accuracy, seconds)
 

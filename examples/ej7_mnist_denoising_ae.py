@@ -41,10 +41,10 @@ def build_conv():
     ], name='ej7_conv_denoise_ae')
 
 
-def build_dense():
+def build_dense(l2=1e-3):
+    reg = regularizers.l2(l2) if l2 else None
     stack = [layers.Input(shape=(784,))]
-    stack += [layers.Dense(units, activation='relu', kernel_regularizer=regularizers.l2(1e-3))
-              for units in (1500, 750, 250, 750, 1500)]
+    stack += [layers.Dense(units, activation='relu', kernel_regularizer=reg) for units in (1500, 750, 250, 750, 1500)]
     stack.append(layers.Dense(784, activation='sigmoid'))
     return models.Sequential(stack, name='tp4b_ej7_dense_denoise_ae')
 
@@ -69,6 +69,7 @@ def main():
     p.add_argument('--task', choices=['denoise', 'reconstruct'], default='denoise')
     p.add_argument('--lr', type=float, default=None, help='learning rate (default 1.0 for both)')
     p.add_argument('--dataset', choices=['mnist', 'fashion_mnist'], default='mnist')
+    p.add_argument('--l2', type=float, default=1e-3, help='dense model: L2 factor of the hidden layers (tp4b: 1e-3)')
     args = p.parse_args()
     rng = common.setup(args)
     model_id, build, flat, loss, make_optimizer, epochs = VARIANTS[args.model]
@@ -79,7 +80,7 @@ def main():
         noisy_train, noisy_test = x_train, x_test
         model_id += '_reconstruct'
 
-    model = build()
+    model = build(args.l2) if args.model == 'dense' else build()
     model.compile(optimizer=make_optimizer(args.lr), loss=loss, metrics=['mse'])
     common.fit_and_report(args, model, model_id, (noisy_train, x_train), (noisy_test, x_test),
                           metric='mse')
