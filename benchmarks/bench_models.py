@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import pstats
+import re
 import resource
 import statistics
 import sys
@@ -109,7 +110,10 @@ class Profiler:
 
 
 def _strip_pstats_preamble(text):
-    """pstats' report from the 'ncalls' header line on, without the blank lines around it."""
+    """pstats' report from the 'ncalls' header line on, without the blank lines around it and
+    with file names relative to the checkout or to site-packages."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    text = re.sub(r'\S*[/\\](site|dist)-packages[/\\]', r'\1-packages/', text.replace(root, ''))
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if line.lstrip().startswith('ncalls')), 0)
     total = next((line.strip() for line in lines if 'function calls' in line), '')
@@ -123,6 +127,9 @@ def write_atomic(path, text):
     try:
         with os.fdopen(fd, 'w') as f:
             f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

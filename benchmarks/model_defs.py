@@ -62,13 +62,20 @@ def get_spec(name):
 # ------------------------------------------------------------------------------------------------
 # Data
 # ------------------------------------------------------------------------------------------------
+DATA_CHUNK = 1024
+
+
 def make_data(spec, n, seed=0):
     """Random inputs and labels with the real shapes and dtypes: images uniform in [0, 1),
     IMDB rows Poisson word counts (about 200 words per review), labels uniform over classes.
-    Returns (x channels-last float32, y) with y one-hot float32, int64 class ids or float32 0/1."""
+    Returns (x channels-last float32, y) with y one-hot float32, int64 class ids or float32 0/1;
+    no temporary larger than a chunk, so that peak RSS measures the framework, not this."""
     rng = np.random.default_rng(seed)
-    if spec.labels == 'binary1':
-        x = rng.poisson(0.02, size=(n,) + spec.input_shape).astype(np.float32)
+    if spec.labels == 'binary1':  # in chunks: Poisson draws are int64, 2x the float32 data set
+        x = np.empty((n,) + spec.input_shape, np.float32)
+        for start in range(0, n, DATA_CHUNK):
+            stop = min(n, start + DATA_CHUNK)
+            x[start:stop] = rng.poisson(0.02, size=(stop - start,) + spec.input_shape)
     else:
         x = rng.random((n,) + spec.input_shape, dtype=np.float32)
     if spec.labels == 'onehot10':

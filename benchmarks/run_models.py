@@ -302,7 +302,7 @@ def render_block(records):
     extrapolated = any(r.get('extrapolated') for r in combined.values())
     sources = sorted({res['minidl_source'] for rec in records for res in rec['results'] if res.get('minidl_source')})
     epochs = '/'.join(sorted({str(r['epochs_measured']) for r in records}))
-    rounds = sum(r['rounds'] for r in records) if len(records) > 1 else first['rounds']
+    rounds = '/'.join(str(n) for n in sorted({len(rs) for rs in runs.values()}))
     title = 'CPU' if device == 'cpu' else 'GPU'
     stamps = sorted(r['when'] for r in records)
     when = stamps[0] if stamps[0] == stamps[-1] else f'{stamps[0]} to {stamps[-1]}'
