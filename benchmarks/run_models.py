@@ -350,9 +350,6 @@ def merge_block(text, device, block):
     if device == 'cpu' and f'<!-- bench_models:{other}:begin -->' in text:
         head, tail = text.split(f'<!-- bench_models:{other}:begin -->', 1)
         return head + block + '\n' + f'<!-- bench_models:{other}:begin -->' + tail
-    if device == 'gpu' and f'<!-- bench_models:{other}:end -->' in text:
-        head, tail = text.split(f'<!-- bench_models:{other}:end -->', 1)
-        return head + f'<!-- bench_models:{other}:end -->\n\n' + block.rstrip('\n') + tail
     head, tail = text.split(SECTION, 1)  # at the end of the Models section
     following = tail.find('\n## ')
     if following < 0:
