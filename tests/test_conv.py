@@ -7,6 +7,7 @@ from hypothesis import assume, given, strategies as st
 
 import minidl
 from minidl import Tensor
+from minidl.functional import conv
 from minidl.functional.conv import conv1d, conv2d
 from minidl.testing import gradcheck
 
@@ -195,3 +196,27 @@ def test_cupy_matches_numpy(op, x_shape, w_shape, kwargs):
             minidl.set_backend('numpy')
     for ours, reference in zip(results['cupy'], results['numpy']):
         np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
+
+
+@given(n=st.integers(1, 2), h=st.integers(2, 7), w=st.integers(2, 7), c=st.integers(1, 3),
+       f=st.integers(1, 3), kh=st.integers(1, 6), kw=st.integers(1, 6),
+       padding=st.sampled_from(['same', 'valid']), seed=st.integers(0, 2**16))
+def test_banded_conv2d_gradcheck_and_equals_im2col(n, h, w, c, f, kh, kw, padding, seed):
+    """The row-lowered conv (chosen for kernels wide relative to the image) is the same function
+    as im2col + GEMM, with the same gradients."""
+    pads = conv.pad_amounts((h, w), (kh, kw), (1, 1), padding)
+    assume(h + sum(pads[0]) >= kh and w + sum(pads[1]) >= kw)  # else conv2d explains the misfit
+    rng = np.random.default_rng(seed)
+    x, k, b = rng.standard_normal((n, h, w, c)), rng.standard_normal((kh, kw, c, f)), rng.standard_normal(f)
+    banded = conv.BandedConv2D(pads)(Tensor(x), Tensor(k), Tensor(b)).numpy()
+    im2col = conv.Conv((1, 1), padding, 'conv2d')(Tensor(x), Tensor(k), Tensor(b)).numpy()
+    np.testing.assert_allclose(banded, im2col, rtol=1e-12, atol=1e-12)
+    gradcheck(lambda a, kk, bb: conv.BandedConv2D(pads)(a, kk, bb), x, k, b)
+
+
+def test_banded_lowering_is_chosen_for_the_course_mnist_kernels_only():
+    same = lambda size, k: conv.pad_amounts((size, size), (k, k), (1, 1), 'same')  # noqa: E731
+    assert conv._banded_pays((64, 28, 28, 1), (24, 24), (1, 1), same(28, 24))
+    assert conv._banded_pays((64, 14, 14, 10), (12, 12), (1, 1), same(14, 12))
+    assert not conv._banded_pays((512, 32, 32, 3), (3, 3), (1, 1), same(32, 3))
+    assert not conv._banded_pays((64, 28, 28, 1), (24, 24), (2, 2), same(28, 24))
