@@ -43,6 +43,16 @@ def best_times(fns, sync, rounds):
     return best
 
 
+
+def forward_pair(forward, gy, leaves):
+    """The forward closure and a forward+backward closure that clears the leaves' grads first
+    (the same for minidl and torch tensors)."""
+    def forward_backward():
+        for t in leaves:
+            t.grad = None
+        forward().backward(gy)
+    return forward, forward_backward
+
 class MinidlRunner:
     """Builds minidl closures (forward, forward+backward) for one op on the chosen backend."""
     def __init__(self, backend):
@@ -56,11 +66,11 @@ class MinidlRunner:
     def conv(self, x, w, b, gy, x_grad):
         xs = Tensor(self.array(x), requires_grad=x_grad)
         ws, bs, g = Tensor(self.array(w), requires_grad=True), Tensor(self.array(b), requires_grad=True), self.array(gy)
-        return self._pair(lambda: conv2d(xs, ws, bs, padding='same'), g, (xs, ws, bs))
+        return forward_pair(lambda: conv2d(xs, ws, bs, padding='same'), g, (xs, ws, bs))
 
     def pool(self, x, gy):
         xs, g = Tensor(self.array(x), requires_grad=True), self.array(gy)
-        return self._pair(lambda: max_pool2d(xs, 2), g, (xs,))
+        return forward_pair(lambda: max_pool2d(xs, 2), g, (xs,))
 
     def bn(self, x, gy):
         c = x.shape[-1]
@@ -68,15 +78,7 @@ class MinidlRunner:
         gamma = Tensor(self.xp.ones(c, np.float32), requires_grad=True)
         beta = Tensor(self.xp.zeros(c, np.float32), requires_grad=True)
         mean, var = Tensor(self.xp.zeros(c, np.float32)), Tensor(self.xp.ones(c, np.float32))
-        return self._pair(lambda: batch_norm(xs, gamma, beta, mean, var, training=True), g, (xs, gamma, beta))
-
-    @staticmethod
-    def _pair(forward, gy, leaves):
-        def forward_backward():
-            for t in leaves:
-                t.grad = None
-            forward().backward(gy)
-        return forward, forward_backward
+        return forward_pair(lambda: batch_norm(xs, gamma, beta, mean, var, training=True), g, (xs, gamma, beta))
 
     def gemm_gflops(self, n=2048, rounds=3):
         a = self.xp.asarray(np.random.default_rng(0).standard_normal((n, n), dtype=np.float32))
@@ -101,11 +103,11 @@ class TorchRunner:
         bs = self.tensor(b, True)
         k = w.shape[0]
         pads = ((k - 1) // 2, k - 1 - (k - 1) // 2)  # Keras 'same' at stride 1: the smaller half first
-        return self._pair(lambda: f.conv2d(f.pad(xs, pads + pads), ws, bs), g, (xs, ws, bs))
+        return forward_pair(lambda: f.conv2d(f.pad(xs, pads + pads), ws, bs), g, (xs, ws, bs))
 
     def pool(self, x, gy):
         xs, g = self.tensor(x, True, nchw=True), self.tensor(gy, nchw=True)
-        return self._pair(lambda: self.torch.nn.functional.max_pool2d(xs, 2), g, (xs,))
+        return forward_pair(lambda: self.torch.nn.functional.max_pool2d(xs, 2), g, (xs,))
 
     def bn(self, x, gy):
         c = x.shape[-1]
@@ -113,16 +115,8 @@ class TorchRunner:
         ones, zeros = np.ones(c, np.float32), np.zeros(c, np.float32)
         gamma, beta = self.tensor(ones, True), self.tensor(zeros, True)
         mean, var = self.tensor(zeros), self.tensor(ones)
-        return self._pair(lambda: self.torch.nn.functional.batch_norm(xs, mean, var, gamma, beta, True, 0.01, 1e-3),
+        return forward_pair(lambda: self.torch.nn.functional.batch_norm(xs, mean, var, gamma, beta, True, 0.01, 1e-3),
                           g, (xs, gamma, beta))
-
-    @staticmethod
-    def _pair(forward, gy, leaves):
-        def forward_backward():
-            for t in leaves:
-                t.grad = None
-            forward().backward(gy)
-        return forward, forward_backward
 
     def gemm_gflops(self, n=2048, rounds=3):
         a = self.torch.randn(n, n, device=self.device)
