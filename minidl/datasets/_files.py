@@ -334,13 +334,7 @@ def _extract_tar(archive, into):
             if not (member.isfile() or member.isdir()):
                 raise DatasetError(f'{archive} holds {member.name!r}, which is a link or special file; '
                                    'refusing to extract it.')
-            target = os.path.join(into, member.name)
-            if member.isdir():
-                os.makedirs(target, exist_ok=True)
-                continue
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with tar.extractfile(member) as src, open(target, 'wb') as dst:
-                shutil.copyfileobj(src, dst)
+            _write_member(into, member.name, member.isdir(), lambda: tar.extractfile(member))
 
 
 def _extract_zip(archive, into):
@@ -348,10 +342,15 @@ def _extract_zip(archive, into):
         for info in zf.infolist():
             _check_member_name(archive, info.filename)
         for info in zf.infolist():
-            target = os.path.join(into, info.filename)
-            if info.is_dir():
-                os.makedirs(target, exist_ok=True)
-                continue
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with zf.open(info) as src, open(target, 'wb') as dst:
-                shutil.copyfileobj(src, dst)
+            _write_member(into, info.filename, info.is_dir(), lambda: zf.open(info))
+
+
+def _write_member(into, name, is_dir, open_source):
+    """Create the directory ``name`` under ``into``, or copy the member ``open_source()`` there."""
+    target = os.path.join(into, name)
+    if is_dir:
+        os.makedirs(target, exist_ok=True)
+        return
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open_source() as src, open(target, 'wb') as dst:
+        shutil.copyfileobj(src, dst)
