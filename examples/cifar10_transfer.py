@@ -85,10 +85,9 @@ def main():
     early = [callbacks.EarlyStopping(monitor=m, patience=patience, restore_best_weights=True)
              for m in ('val_loss', 'val_accuracy')]
     base, backbone = base_with_flatten(name, args.weights)
-    resize = layers.Resizing if hasattr(layers, 'Resizing') else pretrained.Resizing
 
     if args.model == 'vgg16_features':
-        extractor = models.Sequential([layers.Input(shape=(32, 32, 3)), resize(SIZE, SIZE), base])
+        extractor = models.Sequential([layers.Input(shape=(32, 32, 3)), layers.Resizing(SIZE, SIZE), base])
         features = [extractor.predict(x, batch_size=args.batch_size, verbose=args.verbose)
                     for x in (x_train_raw / 255.0, validation[0], test[0])]
         model = models.Sequential([layers.Input(shape=features[0].shape[1:])] + head(dropout), name='tl_vgg16_head')
@@ -98,7 +97,7 @@ def main():
                               validation_data=(features[1], validation[1]), callbacks=early)
         return
     unfreeze(name, backbone)
-    model = models.Sequential([layers.Input(shape=(32, 32, 3)), resize(SIZE, SIZE), base] + head(dropout),
+    model = models.Sequential([layers.Input(shape=(32, 32, 3)), layers.Resizing(SIZE, SIZE), base] + head(dropout),
                               name=f'tl_{name}_finetune')
     model.compile(optimizer=optimizers.Adam(learning_rate=lr), loss='sparse_categorical_crossentropy',
                   metrics=['accuracy'])

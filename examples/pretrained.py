@@ -11,9 +11,7 @@ import os
 
 import numpy as np
 
-import minidl.functional as F
-from minidl import backend, layers, models, optimizers
-from minidl.autograd import Tensor
+from minidl import layers, models, optimizers
 
 KERAS_WEIGHT_FILES = {
     'vgg16': 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5',
@@ -39,51 +37,6 @@ def check_file(path, flag, what):
         return None
     state = f'(not found: {path})' if path else '(not given)'
     return {flag: f'{what} {state}'}
-
-
-class ZeroPadding2D(layers.Layer):
-    """Pads height and width with zeros: ((top, bottom), (left, right))."""
-
-    def __init__(self, padding=1, **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(padding, int):
-            padding = ((padding, padding), (padding, padding))
-        self.padding = tuple(tuple(p) for p in padding)
-
-    def call(self, x):
-        return F.pad(x, ((0, 0),) + self.padding + ((0, 0),))
-
-    def compute_output_shape(self, input_shape):
-        n, h, w, c = input_shape
-        (top, bottom), (left, right) = self.padding
-        return (n, None if h is None else h + top + bottom, None if w is None else w + left + right, c)
-
-
-class Resizing(layers.Layer):
-    """Bilinear resize of NHWC images to (height, width) (half-pixel centres, as Keras).
-    It sits right after the input, so it passes no gradient."""
-
-    def __init__(self, height, width, interpolation='bilinear', **kwargs):
-        super().__init__(**kwargs)
-        if interpolation != 'bilinear':
-            raise ValueError(f"Resizing '{self.name}': only interpolation='bilinear' is implemented.")
-        self.size = (int(height), int(width))
-
-    def call(self, x):
-        xp = backend.get_array_module(x.data)
-        data = x.data
-        for axis, new in ((1, self.size[0]), (2, self.size[1])):
-            old = data.shape[axis]
-            pos = np.clip((np.arange(new) + 0.5) * old / new - 0.5, 0, old - 1)
-            low = np.floor(pos).astype(int)
-            high = np.minimum(low + 1, old - 1)
-            frac = xp.asarray((pos - low).astype(data.dtype)).reshape((-1,) + (1,) * (3 - axis))
-            data = xp.take(data, xp.asarray(low), axis=axis) * (1 - frac) + \
-                xp.take(data, xp.asarray(high), axis=axis) * frac
-        return Tensor(data)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0],) + self.size + (input_shape[3],)
 
 
 def vgg16_notop(inputs):
@@ -115,11 +68,11 @@ def _resnet_block(x, filters, stride, conv_shortcut, name):
 
 def resnet50_notop(inputs):
     """ResNet50 base with global average pooling (2,048 features, 23,587,712 params)."""
-    x = ZeroPadding2D(3, name='conv1_pad')(inputs)
+    x = layers.ZeroPadding2D(3, name='conv1_pad')(inputs)
     x = layers.Conv2D(64, 7, strides=2, name='conv1_conv')(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name='conv1_bn')(x)
     x = layers.Activation('relu', name='conv1_relu')(x)
-    x = ZeroPadding2D(1, name='pool1_pad')(x)
+    x = layers.ZeroPadding2D(1, name='pool1_pad')(x)
     x = layers.MaxPooling2D(3, strides=2, name='pool1_pool')(x)
     for stage, (filters, blocks, stride) in enumerate(((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)), start=2):
         for block in range(1, blocks + 1):
@@ -134,11 +87,11 @@ def _densenet_bn_relu(x, name):
 
 def densenet121_notop(inputs):
     """DenseNet121 base (dense blocks of 6, 12, 24, 16 layers, growth 32; 7,037,504 params)."""
-    x = ZeroPadding2D(3)(inputs)
+    x = layers.ZeroPadding2D(3)(inputs)
     x = layers.Conv2D(64, 7, strides=2, use_bias=False, name='conv1/conv')(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name='conv1/bn')(x)
     x = layers.Activation('relu', name='conv1/relu')(x)
-    x = ZeroPadding2D(1)(x)
+    x = layers.ZeroPadding2D(1)(x)
     x = layers.MaxPooling2D(3, strides=2, name='pool1')(x)
     for stage, blocks in enumerate((6, 12, 24, 16), start=2):
         for block in range(1, blocks + 1):

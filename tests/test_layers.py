@@ -265,3 +265,38 @@ def test_built_layer_rejects_a_later_input_of_another_width():
 def test_unknown_keyword_is_a_type_error():
     with pytest.raises(TypeError, match='unitz'):
         L.Dense(3, unitz=4)
+
+
+def test_zero_padding2d_values_shapes_and_gradient():
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 2))
+    layer = L.ZeroPadding2D(((1, 0), (2, 1)))
+    y = layer(Tensor(x)).numpy()
+    assert y.shape == (2, 4, 7, 2) == layer.compute_output_shape((2, 3, 4, 2))
+    np.testing.assert_array_equal(y[:, 1:, 2:6], x)
+    assert not y[:, 0].any() and not y[:, :, :2].any() and not y[:, :, 6:].any()
+    assert L.ZeroPadding2D(2)(Tensor(x)).shape == (2, 7, 8, 2)
+    assert L.ZeroPadding2D((1, 3))(Tensor(x)).shape == (2, 5, 10, 2)
+    gradcheck(lambda t: L.ZeroPadding2D(((1, 0), (2, 1)))(t), x)
+
+
+def test_zero_padding2d_errors_name_the_layer():
+    with pytest.raises(ValueError, match=r"ZeroPadding2D.*non-negative"):
+        L.ZeroPadding2D(((1, -1), (0, 0)))
+    with pytest.raises(ValueError, match=r"expects a 4-D input"):
+        minidl.models.Sequential([L.Input((5, 3)), L.ZeroPadding2D(1)])
+
+
+@pytest.mark.parametrize('size', [(6, 8), (2, 3), (5, 5), (3, 4)])
+def test_resizing_is_half_pixel_bilinear_and_differentiable(size):
+    scipy_ndimage = pytest.importorskip('scipy.ndimage')
+    x = np.random.default_rng(1).standard_normal((2, 3, 4, 2))
+    y = L.Resizing(*size)(Tensor(x)).numpy()
+    zoom = (1, size[0] / 3, size[1] / 4, 1)
+    ref = scipy_ndimage.zoom(x, zoom, order=1, mode='nearest', grid_mode=True)
+    np.testing.assert_allclose(y, ref, rtol=1e-10, atol=1e-12)
+    gradcheck(lambda t: L.Resizing(*size)(t), x)
+
+
+def test_resizing_rejects_other_interpolations():
+    with pytest.raises(ValueError, match="only interpolation='bilinear'"):
+        L.Resizing(4, 4, interpolation='nearest')

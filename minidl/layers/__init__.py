@@ -5,7 +5,8 @@ from .core import (InputLayer, Input, Dense, Flatten, Reshape, Activation, ReLU,
 from .conv import Conv1D, Conv2D, Convolution1D, Convolution2D  # noqa: F401
 from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,  # noqa: F401
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
-                      GlobalMaxPooling2D, UpSampling2D, MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D)
+                      GlobalMaxPooling2D, UpSampling2D, ZeroPadding2D, Resizing, MaxPool1D, MaxPool2D,
+                      AvgPool1D, AvgPool2D)
 from .normalization import BatchNormalization  # noqa: F401
 from .regularization import Dropout  # noqa: F401
 from .embedding import Embedding  # noqa: F401

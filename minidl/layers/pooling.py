@@ -1,4 +1,8 @@
-"""Pooling (max, average, global) and nearest-neighbour up-sampling layers."""
+"""Pooling (max, average, global), up-sampling, zero-padding and resizing layers."""
+import numpy as np
+
+from .. import backend
+from .. import functional as F
 from ..functional import pool
 from .base import Layer, InputSpec, format_shape
 from .conv import normalize_padding, normalize_tuple, output_length
@@ -107,5 +111,67 @@ class UpSampling2D(Layer):
         n, h, w, c = input_shape
         return (n, None if h is None else h * self.size[0], None if w is None else w * self.size[1], c)
 
+
+
+class ZeroPadding2D(Layer):
+    """Zeros around the image: (N, H, W, C) -> (N, top + H + bottom, left + W + right, C).
+    ``padding``: an int, (symmetric_height, symmetric_width) or ((top, bottom), (left, right))."""
+    rank, layout = 2, _LAYOUT[2]
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(padding, int):
+            padding = ((padding, padding), (padding, padding))
+        padding = tuple((p, p) if isinstance(p, int) else tuple(p) for p in padding)
+        if len(padding) != 2 or any(len(p) != 2 or min(p) < 0 for p in padding):
+            raise ValueError(f"Layer '{self.name}' (ZeroPadding2D): padding must be an int, a pair, or "
+                             f'((top, bottom), (left, right)) of non-negative ints, got {padding!r}.')
+        self.padding = padding
+
+    def build(self, input_shape):
+        _check_rank(self, input_shape)
+        self.input_spec = InputSpec(ndim=4, describe=f' {self.layout}')
+
+    def call(self, inputs, training=False):
+        return F.pad(inputs, ((0, 0),) + self.padding + ((0, 0),))
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        (top, bottom), (left, right) = self.padding
+        return (n, None if h is None else h + top + bottom, None if w is None else w + left + right, c)
+
+
+class Resizing(Layer):
+    """Bilinear resize to (height, width) with half-pixel centres, as Keras: along each axis,
+    y[i] = (1 - t) x[lo] + t x[lo + 1] at source position p = (i + 0.5) old / new - 0.5 (clipped),
+    lo = floor(p), t = p - lo. Built from differentiable gathers, so gradients flow through it."""
+    rank, layout = 2, _LAYOUT[2]
+
+    def __init__(self, height, width, interpolation='bilinear', **kwargs):
+        super().__init__(**kwargs)
+        if interpolation != 'bilinear':
+            raise ValueError(f"Layer '{self.name}' (Resizing): only interpolation='bilinear' is implemented, "
+                             f'got {interpolation!r}.')
+        self.size = (int(height), int(width))
+
+    def build(self, input_shape):
+        _check_rank(self, input_shape)
+        self.input_spec = InputSpec(ndim=4, describe=f' {self.layout}')
+
+    def call(self, inputs, training=False):
+        x = inputs
+        for axis, new in ((1, self.size[0]), (2, self.size[1])):
+            old = x.shape[axis]
+            pos = np.clip((np.arange(new) + 0.5) * old / new - 0.5, 0, old - 1)
+            lo = np.floor(pos).astype(np.int64)
+            hi = np.minimum(lo + 1, old - 1)
+            t = (pos - lo).astype(x.dtype).reshape((-1,) + (1,) * (3 - axis))
+            index = (slice(None),) * axis
+            x = (F.getitem(x, index + (backend.as_array(lo),)) * (1 - t)
+                 + F.getitem(x, index + (backend.as_array(hi),)) * t)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + self.size + (input_shape[3],)
 
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
