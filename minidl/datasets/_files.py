@@ -24,10 +24,11 @@ import urllib.request
 import warnings
 import zipfile
 
+from ..atomic import atomic_path
+
 ENV_DATA = 'MINIDL_DATA'
 ENV_OFFLINE = 'MINIDL_OFFLINE'
 DOWNLOAD_TIMEOUT_S = 30
-READABLE = 0o644  # temporary files are created private; cache files are readable by all
 _CHUNK = 1 << 16
 
 
@@ -224,11 +225,10 @@ def download(origin, target, file_hash=None, timeout=DOWNLOAD_TIMEOUT_S, validat
     """
     folder = os.path.dirname(os.path.abspath(target))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(target)}.', suffix='.part', dir=folder)
     digest = hashlib.new(_algorithm(file_hash)) if file_hash else None
-    try:
+    with atomic_path(target, suffix='.part') as tmp:
         request = urllib.request.Request(origin, headers={'User-Agent': 'minidl'})
-        with os.fdopen(fd, 'wb') as out, urllib.request.urlopen(request, timeout=timeout) as response:
+        with open(tmp, 'wb') as out, urllib.request.urlopen(request, timeout=timeout) as response:
             total = int(response.headers.get('Content-Length') or 0)
             progress = _Progress(origin, total)
             received = 0
@@ -247,12 +247,6 @@ def download(origin, target, file_hash=None, timeout=DOWNLOAD_TIMEOUT_S, validat
                                 'error page or a different version: try again, or get the file by hand.')
         if validate is not None:
             validate(tmp)
-        os.chmod(tmp, READABLE)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return target
 
 

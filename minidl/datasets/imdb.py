@@ -13,12 +13,12 @@ import collections
 import os
 import re
 import tarfile
-import tempfile
 
 import numpy as np
 
 from ..preprocessing.text import text_to_word_sequence
-from ._files import READABLE, DatasetError, get_file, hash_file
+from ..atomic import atomic_path
+from ._files import DatasetError, get_file, hash_file
 from ._formats import reading
 
 DATASET = 'imdb'
@@ -128,17 +128,10 @@ def _corpus(path):
 def _save_cache(cache, corpus, signature):
     """Write the cache atomically; a read-only folder just means no cache."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix='.imdb-', suffix='.npz', dir=os.path.dirname(cache))
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, 'wb') as f:
+        with atomic_path(cache, suffix='.npz') as tmp, open(tmp, 'wb') as f:
             np.savez(f, format=_CACHE_FORMAT, source_sha256=signature, **corpus)
-        os.chmod(tmp, READABLE)
-        os.replace(tmp, cache)
     except OSError:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        pass
 
 
 def _read_reviews(archive):

@@ -12,11 +12,11 @@ Both are loaded by position, checking every count and shape and naming the layer
 not fit. Files are written to a temporary name in the target folder, then renamed.
 """
 import os
-import tempfile
 
 import numpy as np
 
 from .. import backend
+from ..atomic import atomic_path
 from ..layers.base import to_snake_case
 
 
@@ -35,20 +35,11 @@ def save_weights(model, filepath, overwrite=True):
         raise FileExistsError(f'{filepath} exists and overwrite=False.')
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built, so it has no weights to save yet.")
-    folder = os.path.dirname(os.path.abspath(filepath))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(filepath) + '.', suffix='.tmp')
-    os.close(fd)
-    try:
-        with h5py.File(tmp, 'w') as f:
-            if filepath.endswith('.weights.h5'):
-                _write_keras3(f, model)
-            else:
-                _write_keras2(f, model)
-        os.replace(tmp, filepath)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(filepath) as tmp, h5py.File(tmp, 'w') as f:
+        if filepath.endswith('.weights.h5'):
+            _write_keras3(f, model)
+        else:
+            _write_keras2(f, model)
 
 
 def load_weights(model, filepath):

@@ -6,10 +6,10 @@ display and never change the global pyplot backend. Each function returns the ``
 """
 import math
 import os
-import tempfile
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..backend import to_numpy
 
 
@@ -27,19 +27,10 @@ def _new_figure(figsize):
 def _save(figure, path):
     """Write the figure to ``path`` through a temporary file in the same folder."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     extension = os.path.splitext(path)[1].lstrip('.').lower() or 'png'
-    fd, tmp = tempfile.mkstemp(prefix='.plot-', suffix=f'.{extension}', dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=f'.{extension}') as tmp:
         figure.savefig(tmp, format=extension, dpi=100, bbox_inches='tight')
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def plot_history(history, path=None, metrics=None, title=None):
