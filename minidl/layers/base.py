@@ -208,22 +208,22 @@ class Layer:
             self._regularized.append((reg, weight))
         return weight
 
-    @property
-    def weights(self):
-        """Every weight: this layer's in creation order, then its sublayers' in order."""
-        out = list(self._own_weights)
+    def _gather(self, own, attribute):
+        """``own`` weights in creation order, then each sublayer's ``attribute`` weights in order,
+        a weight shared by several sublayers listed once."""
+        out = list(own)
         for layer in self._sublayers:
-            out.extend(w for w in layer.weights if not any(w is o for o in out))
+            out.extend(w for w in getattr(layer, attribute) if not any(w is o for o in out))
         return out
 
     @property
+    def weights(self):
+        """Every weight: this layer's in creation order, then its sublayers' in order."""
+        return self._gather(self._own_weights, 'weights')
+
+    @property
     def trainable_weights(self):
-        if not self._trainable:
-            return []
-        out = list(self._own_trainable)
-        for layer in self._sublayers:
-            out.extend(w for w in layer.trainable_weights if not any(w is o for o in out))
-        return out
+        return self._gather(self._own_trainable, 'trainable_weights') if self._trainable else []
 
     @property
     def non_trainable_weights(self):
