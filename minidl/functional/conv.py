@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from ..backend import get_array_module, is_cupy, sum_rows
+from ..backend import get_array_module, sum_rows
 
 
 def as_tuple(value, n, name):
@@ -222,10 +222,6 @@ def _banded_pays(x_shape, kernel, strides, pads):
     return strides == (1, 1) and fits and 3 * kernel[1] >= padded_width
 
 
-def _use_banded(x, kernel, strides, pads):
-    """On NumPy only for now: the im2col path is the one verified on a GPU (BandedConv2D has not
-    run on CuPy yet)."""
-    return not is_cupy(getattr(x, 'data', x)) and _banded_pays(tuple(x.shape), kernel, strides, pads)
 
 
 def _check_conv_shapes(op, x, w, b, nd):
@@ -251,7 +247,7 @@ def conv2d(x, w, b=None, strides=1, padding='valid'):
     strides = as_tuple(strides, 2, 'conv2d strides')
     kernel = tuple(w.shape[:2])
     pads = pad_amounts(tuple(x.shape[1:3]), kernel, strides, padding)
-    if _use_banded(x, kernel, strides, pads):
+    if _banded_pays(tuple(x.shape), kernel, strides, pads):
         f = BandedConv2D(pads)
     else:
         f = Conv(strides, padding, 'conv2d')
