@@ -62,7 +62,7 @@ def main():
     def sync(batch):
         if args.backend == 'cupy':
             import cupy
-            cupy.cuda.get_current_device().synchronize()
+            cupy.cuda.Device().synchronize()
 
     x = np.random.default_rng(0).integers(0, 256, (args.images, 32, 32, 3), dtype=np.uint8)
     print(f'ImageDataGenerator.flow, {args.images} uint8 images 32x32x3, batch {args.batch_size}, '

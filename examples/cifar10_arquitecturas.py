@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from minidl import callbacks, initializers, layers, models, optimizers, regularizers
+from minidl import backend, callbacks, initializers, layers, models, optimizers, regularizers
 from minidl.preprocessing.image import ImageDataGenerator
 
 import common
@@ -141,7 +141,7 @@ def main():
         generator = ImageDataGenerator(rescale=1.0 / 255, **augmentation)
         flow = generator.flow(x_train_raw, y_train, batch_size=args.batch_size, seed=args.seed)
         preview = next(iter(generator.flow(x_train_raw[:16], y_train[:16], batch_size=16, shuffle=False)))[0]
-        common.save_image_grid(np.clip(np.asarray(preview), 0, 1), args, f'{model_id}_augmented.png')
+        common.save_image_grid(np.clip(backend.to_numpy(preview), 0, 1), args, f'{model_id}_augmented.png')
         fit_data = (flow,)
         fit_kwargs['steps_per_epoch'] = min(args.steps_per_epoch, math.ceil(len(x_train_raw) / args.batch_size))
     common.fit_and_report(args, model, model_id, fit_data, test, **fit_kwargs)
