@@ -147,3 +147,16 @@ def sum_rows(a):
             _ones.clear()
         ones = _ones[key] = get_array_module(a).ones(a.shape[0], a.dtype)
     return ones @ a
+
+
+_kernels = {}
+
+
+def elementwise_kernel(name, in_params, out_params, operation):
+    """A memoized ``cupy.ElementwiseKernel``: one fused GPU kernel instead of a chain of
+    elementwise calls (each a launch and a pass over memory). Output parameters may be read
+    too, so an update rule can work in place, e.g. ``'T g, T lr', 'T w', 'w -= lr * g'``."""
+    kernel = _kernels.get(name)
+    if kernel is None:
+        kernel = _kernels[name] = _import_cupy().ElementwiseKernel(in_params, out_params, operation, name)
+    return kernel

@@ -14,7 +14,7 @@ are accepted by every optimizer, as the course code uses them.
 import math
 
 from .autograd import Tensor
-from .backend import get_array_module
+from .backend import elementwise_kernel, get_array_module, is_cupy
 
 
 class Optimizer:
@@ -63,6 +63,7 @@ class Optimizer:
         pairs = [(_raw(g), w) for g, w in grads_and_vars if g is not None]
         lr = self.current_learning_rate()
         for g, w in pairs:
+            g = get_array_module(w.data).asarray(g)  # a NumPy gradient for a weight on the GPU
             if g.shape != w.data.shape:
                 raise ValueError(f'{self.name}: gradient of shape {g.shape} for weight '
                                  f'{_weight_name(w)} of shape {w.data.shape}.')
@@ -144,6 +145,12 @@ class SGD(Optimizer):
 
     def _update(self, w, g, slots, lr, tmp):
         xp = get_array_module(w)
+        if is_cupy(w) and self.momentum:
+            kernel = elementwise_kernel(
+                'minidl_sgd_momentum', 'T g, T lr, T mu, bool nesterov', 'T m, T w',
+                'm = mu * m - lr * g; w += nesterov ? mu * m - lr * g : m')
+            kernel(g, w.dtype.type(lr), w.dtype.type(self.momentum), self.nesterov, slots['momentum'], w)
+            return
         if not self.momentum:
             xp.multiply(g, lr, out=tmp)
             w -= tmp
@@ -181,6 +188,12 @@ class Adam(Optimizer):
         t = self.iterations + 1
         alpha = lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
         m, v = slots['momentum'], slots['velocity']
+        if is_cupy(w) and not self.amsgrad:
+            kernel = elementwise_kernel(
+                'minidl_adam', 'T g, T alpha, T b1, T b2, T eps', 'T m, T v, T w',
+                'm = b1 * m + (1 - b1) * g; v = b2 * v + (1 - b2) * g * g; w -= alpha * m / (sqrt(v) + eps)')
+            kernel(g, *(w.dtype.type(c) for c in (alpha, self.beta_1, self.beta_2, self.epsilon)), m, v, w)
+            return
         m *= self.beta_1
         xp.multiply(g, 1.0 - self.beta_1, out=tmp)
         m += tmp

@@ -194,3 +194,24 @@ def test_gradient_shape_mismatch_names_the_weight():
     w = Tensor(np.ones((2, 2), np.float32), requires_grad=True, name='dense/kernel')
     with pytest.raises(ValueError, match='dense/kernel'):
         optimizers.SGD().apply_gradients([(np.ones(3, np.float32), w)])
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('make', [lambda: optimizers.Adam(1e-2), lambda: optimizers.Adam(1e-2, amsgrad=True),
+                                  lambda: optimizers.SGD(0.1, momentum=0.9),
+                                  lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+                                  lambda: optimizers.SGD(0.1), lambda: optimizers.RMSprop(1e-2)])
+def test_cupy_updates_match_numpy(make):
+    """The fused CuPy update kernels follow the same rule as the NumPy path, step by step."""
+    import minidl
+    pytest.importorskip('cupy')
+    rng = np.random.default_rng(0)
+    w0, grads = [rng.normal(size=(64, 33))], [[rng.normal(size=(64, 33))] for _ in range(5)]
+    results = {}
+    for backend in ('numpy', 'cupy'):
+        minidl.set_backend(backend)
+        try:
+            results[backend] = run_minidl(make(), w0, grads)[0]
+        finally:
+            minidl.set_backend('numpy')
+    np.testing.assert_allclose(results['cupy'], results['numpy'], rtol=1e-5, atol=1e-6)
