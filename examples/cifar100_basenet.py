@@ -150,7 +150,7 @@ def main():
     if early:
         fit_kwargs['callbacks'] = [callbacks.EarlyStopping(monitor='val_accuracy', patience=4,
                                                            restore_best_weights=True)]
-    history, seconds = common.timed_fit(model, flow, **fit_kwargs)
+    history, seconds = common.timed_fit(model, flow, time_limit=args.time_limit, **fit_kwargs)
     x_test_std = test_gen.standardize(np.array(x_test, copy=True)) if setting else x_test
     predicted = np.argmax(model.predict(x_test_std, batch_size=args.batch_size, verbose=0), axis=1)
     accuracy = float(np.mean(predicted == y_test))

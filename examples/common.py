@@ -47,6 +47,8 @@ def parser(description, epochs, batch_size):
                         'other pictures go next to it')
     p.add_argument('--save-weights', default=None, metavar='PATH', help='save the trained weights (HDF5)')
     p.add_argument('--quiet', action='store_true', help='no summary and no progress bar')
+    p.add_argument('--time-limit', type=float, default=None, metavar='MINUTES',
+                   help='stop training before this wall-clock budget is spent (callbacks.TimeStopping)')
     p.add_argument('--synthetic', action='store_true',
                    help='random data of the right shapes instead of the real data set (no downloads)')
     return p
@@ -167,8 +169,12 @@ def load_cifar(args, dataset='cifar10', scale=True, **kwargs):
             (x_test.astype('float32') * factor, np.asarray(y_test).reshape(-1).astype('int64')))
 
 
-def timed_fit(model, *fit_args, **fit_kwargs):
-    """``model.fit`` that also returns the wall-clock seconds per epoch actually run."""
+def timed_fit(model, *fit_args, time_limit=None, **fit_kwargs):
+    """``model.fit`` that also returns the wall-clock seconds per epoch actually run; with
+    ``time_limit`` (minutes) a TimeStopping callback ends training within that budget."""
+    if time_limit:
+        stopper = minidl.callbacks.TimeStopping(60 * time_limit, verbose=1)
+        fit_kwargs['callbacks'] = list(fit_kwargs.get('callbacks') or []) + [stopper]
     start = time.perf_counter()
     history = model.fit(*fit_args, **fit_kwargs)
     epochs_run = len(history.history.get('loss', [])) or 1
@@ -242,7 +248,8 @@ def fit_and_report(args, model, model_id, fit_data, test, metric='accuracy', lab
     fit_kwargs.setdefault('validation_data', test)
     if len(fit_data) == 2:
         fit_kwargs.setdefault('batch_size', args.batch_size)
-    history, seconds = timed_fit(model, *fit_data, epochs=args.epochs, verbose=args.verbose, **fit_kwargs)
+    history, seconds = timed_fit(model, *fit_data, epochs=args.epochs, verbose=args.verbose,
+                                 time_limit=args.time_limit, **fit_kwargs)
     results = evaluate(model, *test, args)
     print('test ' + ', '.join(f'{k}={v:.4f}' for k, v in results.items()))
     finish(args, model, history, model_id, f'test_{label or metric}', results[metric], seconds)

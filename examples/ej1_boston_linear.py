@@ -57,7 +57,7 @@ def main():
     common.summary(model, args)
     history, seconds = common.timed_fit(model, x_train, y_train, epochs=args.epochs,
                                         batch_size=args.batch_size, validation_data=(x_test, y_test),
-                                        verbose=args.verbose)
+                                        verbose=args.verbose, time_limit=args.time_limit)
     mse = common.evaluate(model, x_test, y_test, args)['loss']
     r2 = r2_score(y_test, model.predict(x_test, verbose=0))
     print(f'test MSE {mse:.3f} (minimum over epochs {min(history.history["val_loss"]):.3f}), R² {r2:.3f}')

@@ -39,7 +39,8 @@ def train(args, net):
     model.compile(optimizer=optimizers.SGD(learning_rate=args.lr), loss='mse')
     common.summary(model, args)
     history, seconds = common.timed_fit(model, XOR_X, XOR_Y, epochs=args.epochs,
-                                        batch_size=args.batch_size, verbose=args.verbose)
+                                        batch_size=args.batch_size, verbose=args.verbose,
+                                        time_limit=args.time_limit)
     prediction = model.predict(XOR_X, verbose=0)
     accuracy = float(np.mean(np.sign(prediction) == XOR_Y))
     print(f'{model_id}: outputs {[round(float(v), 3) for v in prediction.ravel()]}, '

@@ -96,7 +96,7 @@ def cross_validate(args, x, y, variant, impute):
             common.summary(model, args)
         history, fold_seconds = common.timed_fit(
             model, x_train, y[train_idx], epochs=args.epochs, batch_size=args.batch_size,
-            validation_data=(x_val, y[val_idx]), verbose=args.verbose)
+            validation_data=(x_val, y[val_idx]), verbose=args.verbose, time_limit=args.time_limit)
         accuracies.append(history.history['val_accuracy'][-1])
         histories.append(history.history)
         seconds.append(fold_seconds)

@@ -12,6 +12,7 @@ batch hook.
 import csv
 import math
 import os
+import time
 import warnings
 
 import numpy as np
@@ -387,6 +388,34 @@ class TerminateOnNaN(Callback):
         if loss is not None and not math.isfinite(loss):
             print(f'Batch {batch}: Invalid loss, terminating training')
             self.model.stop_training = True
+
+
+class TimeStopping(Callback):
+    """Stop training before a wall-clock budget of ``seconds`` is spent: after an epoch, when
+    the time used so far plus the last epoch's duration would pass the budget. At least one
+    epoch always runs."""
+
+    def __init__(self, seconds, verbose=0):
+        super().__init__()
+        if not seconds > 0:
+            raise ValueError(f'TimeStopping: seconds must be positive, got {seconds}.')
+        self.seconds, self.verbose = float(seconds), verbose
+        self.stopped_epoch = None
+
+    def on_train_begin(self, logs=None):
+        self.start = self.epoch_start = time.perf_counter()
+        self.stopped_epoch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        if now - self.start + (now - self.epoch_start) > self.seconds:
+            self.model.stop_training = True
+            self.stopped_epoch = epoch
+            if self.verbose > 0:
+                print(f'Epoch {epoch + 1}: TimeStopping after {now - self.start:.0f} s of a {self.seconds:.0f} s budget.')
 
 
 class LambdaCallback(Callback):

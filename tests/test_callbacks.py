@@ -191,6 +191,24 @@ def test_terminate_on_nan_stops_at_the_first_bad_batch(capsys):
     assert 'Batch 0: Invalid loss, terminating training' in capsys.readouterr().out
 
 
+def test_time_stopping_stops_before_the_budget_is_passed(monkeypatch):
+    """Epochs of 10 s on a fake clock with a 25 s budget: after epoch 2 another would end at
+    30 s, so training stops there; a first epoch always runs, even when it alone is too long."""
+    clock = [0.0]
+    monkeypatch.setattr(callbacks.time, 'perf_counter', lambda: clock[0])
+    tick = callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: clock.__setitem__(0, clock[0] + 10))
+    x, y = blobs(32)
+    model = MLP()
+    model.compile('sgd', 'sparse_categorical_crossentropy')
+    stopper = callbacks.TimeStopping(25)
+    assert model.fit(x, y, batch_size=16, epochs=5, verbose=0, callbacks=[tick, stopper]).epoch == [0, 1]
+    assert stopper.stopped_epoch == 1
+    assert model.fit(x, y, batch_size=16, epochs=5, verbose=0,
+                     callbacks=[tick, callbacks.TimeStopping(5)]).epoch == [0]
+    with pytest.raises(ValueError, match='positive'):
+        callbacks.TimeStopping(0)
+
+
 def test_lambda_callback_and_batch_logs():
     x, y = blobs(48)
     model = MLP()
