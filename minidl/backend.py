@@ -111,6 +111,15 @@ def random_uniform(shape, low=0.0, high=1.0, dtype=None):
     return rng().uniform(low, high, size=shape).astype(dtype, copy=False)
 
 
+def random_unit(shape, dtype=None):
+    """U[0, 1) samples drawn directly in ``dtype`` (float32 by default): no float64 draw and
+    cast, for masks such as dropout's."""
+    dtype = dtype or floatx
+    if _state['name'] == 'cupy':
+        return _state['xp'].random.random(shape, dtype=dtype)
+    return rng().random(shape, dtype=dtype)
+
+
 def random_normal(shape, mean=0.0, stddev=1.0, dtype=None):
     """Normal samples on the active backend, reproducible under ``seed``."""
     dtype = dtype or floatx

@@ -417,7 +417,8 @@ def test_sequential_trains_reproducibly_with_dropout_and_batchnorm():
 
     model, first = run()
     assert first == run()[1]
-    assert first['loss'][-1] < 0.7 * first['loss'][0] and first['accuracy'][-1] > 0.9
+    assert first['loss'][-1] < 0.7 * first['loss'][0]
+    assert model.evaluate(x, y, verbose=0, return_dict=True)['accuracy'] > 0.8  # chance is 1/3; 0.85-0.97 over seeds 0-7
     np.testing.assert_array_equal(model.predict(x), model.predict(x))      # inference: no dropout
     assert len(model.losses) == 1                                            # the l2 penalty is in the loss
     penalty = float(model.losses[0].data)

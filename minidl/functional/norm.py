@@ -97,8 +97,9 @@ class Dropout(Function):
         self.rate = rate
 
     def forward(self, x):
-        keep = backend.random_uniform(x.shape) >= self.rate
-        self.scale = keep.astype(x.dtype) * x.dtype.type(1 / (1 - self.rate))
+        keep = backend.random_unit(x.shape, x.dtype) >= self.rate
+        self.scale = keep.astype(x.dtype)
+        self.scale *= x.dtype.type(1 / (1 - self.rate))
         return x * self.scale
 
     def backward(self, gy):
