@@ -198,20 +198,34 @@ def test_cupy_matches_numpy(op, x_shape, w_shape, kwargs):
         np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize('lowering', [conv.BandedConv2D, conv.FFTConv2D])
 @given(n=st.integers(1, 2), h=st.integers(2, 7), w=st.integers(2, 7), c=st.integers(1, 3),
        f=st.integers(1, 3), kh=st.integers(1, 6), kw=st.integers(1, 6),
        padding=st.sampled_from(['same', 'valid']), seed=st.integers(0, 2**16))
-def test_banded_conv2d_gradcheck_and_equals_im2col(n, h, w, c, f, kh, kw, padding, seed):
-    """The row-lowered conv (chosen for kernels wide relative to the image) is the same function
-    as im2col + GEMM, with the same gradients."""
+def test_wide_kernel_lowerings_gradcheck_and_equal_im2col(lowering, n, h, w, c, f, kh, kw, padding, seed):
+    """The row-lowered and the FFT conv (chosen for kernels wide relative to the image) are the
+    same function as im2col + GEMM, with the same gradients."""
+    if lowering is conv.FFTConv2D and minidl.get_backend() == 'cupy':
+        pytest.skip('FFTConv2D runs on NumPy only')
     pads = conv.pad_amounts((h, w), (kh, kw), (1, 1), padding)
     assume(h + sum(pads[0]) >= kh and w + sum(pads[1]) >= kw)  # else conv2d explains the misfit
     rng = np.random.default_rng(seed)
     x, k, b = rng.standard_normal((n, h, w, c)), rng.standard_normal((kh, kw, c, f)), rng.standard_normal(f)
-    banded = conv.BandedConv2D(pads)(Tensor(x), Tensor(k), Tensor(b)).numpy()
+    lowered = lowering(pads)(Tensor(x), Tensor(k), Tensor(b)).numpy()
     im2col = conv.Conv((1, 1), padding, 'conv2d')(Tensor(x), Tensor(k), Tensor(b)).numpy()
-    np.testing.assert_allclose(banded, im2col, rtol=1e-12, atol=1e-12)
-    gradcheck(lambda a, kk, bb: conv.BandedConv2D(pads)(a, kk, bb), x, k, b)
+    np.testing.assert_allclose(lowered, im2col, rtol=1e-11, atol=1e-11)
+    gradcheck(lambda a, kk, bb: lowering(pads)(a, kk, bb), x, k, b)
+
+
+def test_fft_lowering_keeps_float32_and_is_chosen_over_several_channels():
+    rng = np.random.default_rng(0)
+    x, k = rng.standard_normal((3, 14, 14, 10)).astype(np.float32), rng.standard_normal((12, 12, 10, 4)).astype(np.float32)
+    y = conv2d(Tensor(x, requires_grad=True), Tensor(k), padding='same')
+    assert isinstance(y.creator, conv.FFTConv2D) and y.dtype == np.float32
+    np.testing.assert_allclose(y.numpy(), conv.Conv((1, 1), 'same', 'conv2d')(Tensor(x), Tensor(k)).numpy(),
+                               rtol=1e-4, atol=1e-4)
+    single_channel = conv2d(Tensor(x[..., :1], requires_grad=True), Tensor(k[:, :, :1]), padding='same')
+    assert isinstance(single_channel.creator, conv.BandedConv2D)
 
 
 def test_banded_lowering_is_chosen_for_the_course_mnist_kernels_only():
