@@ -5,6 +5,11 @@ column matrix ``col[(n, *out), (*offset, c)] = xpad[n, *(out * stride + offset),
 ``w.reshape(-1, F)`` directly and the product is already the channels-last output. Backward:
 ``gw = col^T gy``, ``gcol = gy w^T`` and ``col2im`` (the exact adjoint of im2col: a loop over
 kernel offsets adding strided slices) gives ``gx``. The window helpers here also serve pooling.
+
+Stride-1 2-D kernels that span a third of the padded width or more (the course's 24x24 and
+12x12 MNIST kernels) make im2col's column matrix huge and its GEMM only F wide, so ``conv2d``
+lowers them differently: ``BandedConv2D`` (rows only, against a banded weight matrix) over a
+single channel or on the GPU, ``FFTConv2D`` (the convolution theorem) over several channels.
 """
 import math
 
