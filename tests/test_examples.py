@@ -220,3 +220,13 @@ def test_pretrained_scripts_say_what_is_missing(script, flags, missing, tmp_path
         assert flag in proc.stdout
     if '--weights' in flags:
         assert 'not found: absent.h5' in proc.stdout
+
+
+def test_time_limit_ends_training_and_still_reports(tmp_path):
+    """--time-limit stops a run after the first epoch that uses up the budget; the script still
+    evaluates, saves its plot and prints its RESULT line."""
+    flags = SMOKE + ['--arch', '2', '--epochs', '5', '--time-limit', '0.0001', '--plot', str(tmp_path / 'h.png')]
+    proc = _run('cifar10_arquitecturas.py', flags, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'Epoch 1: TimeStopping after' in proc.stdout
+    assert [r['epochs'] for r in RESULT.finditer(proc.stdout)] == ['1']
