@@ -11,7 +11,9 @@ class BatchNorm(Function):
     xhat = (x - mean) / std, M = elements per channel:
       dbeta = sum(gy), dgamma = sum(gy xhat),
       dx = gamma / std * (gy - dbeta / M - xhat dgamma / M).
-    Inference: the moving statistics are constants, so dx = gy gamma / std.
+    Inference: the moving statistics are constants, so y = x scale + shift with
+    scale = gamma / std and shift = beta - mean scale (two passes over x), and dx = gy scale;
+    xhat is recomputed only if dgamma is asked for.
     """
     def __init__(self, moving_mean, moving_var, training, momentum, epsilon, has_gamma, has_beta):
         self.moving_mean, self.moving_var = moving_mean, moving_var
@@ -21,21 +23,27 @@ class BatchNorm(Function):
     def forward(self, x, *params):
         gamma = params[0] if self.has_gamma else None
         beta = params[-1] if self.has_beta else None
-        if self.training:
-            m = x.size // x.shape[-1]
-            mean = backend.sum_rows(x.reshape(m, -1)) / m
-            centered = x - mean
-            var = backend.sum_rows((centered * centered).reshape(m, -1)) / m
-            self._update_moving(mean, var)
-        else:
-            mean, var = self.moving_mean.data.astype(x.dtype), self.moving_var.data.astype(x.dtype)
-            centered = x - mean
+        if not self.training:
+            return self._inference(x, gamma, beta)
+        m = x.size // x.shape[-1]
+        mean = backend.sum_rows(x.reshape(m, -1)) / m
+        centered = x - mean
+        var = backend.sum_rows((centered * centered).reshape(m, -1)) / m
+        self._update_moving(mean, var)
         self.inv_std = 1 / backend.get_array_module(x).sqrt(var + self.epsilon)
         self.xhat = centered
         self.xhat *= self.inv_std
         y = self.xhat * gamma if gamma is not None else self.xhat.copy()
         if beta is not None:
             y += beta
+        return y
+
+    def _inference(self, x, gamma, beta):
+        self.mean = self.moving_mean.data.astype(x.dtype)
+        self.inv_std = 1 / backend.get_array_module(x).sqrt(self.moving_var.data.astype(x.dtype) + self.epsilon)
+        self.scale = self.inv_std * gamma if gamma is not None else self.inv_std
+        y = x * self.scale
+        y += (beta - self.mean * self.scale) if beta is not None else -self.mean * self.scale
         return y
 
     def _update_moving(self, mean, var):
@@ -45,22 +53,35 @@ class BatchNorm(Function):
             moving += (1 - self.momentum) * stat.astype(moving.dtype)
 
     def backward(self, gy):
+        if not self.training:
+            return self._inference_backward(gy)
         channels = gy.shape[-1]
         gbeta = backend.sum_rows(gy.reshape(-1, channels))
-        ggamma = backend.sum_rows((gy * self.xhat).reshape(-1, channels)) if self.has_gamma or self.training else None
+        ggamma = backend.sum_rows((gy * self.xhat).reshape(-1, channels))
         scale = self.inv_std
         if self.has_gamma:
             scale = scale * self.inputs[1].data
         gx = None
         if self.inputs[0].requires_grad:
-            if self.training:
-                m = gy.size // gy.shape[-1]
-                gx = self.xhat * (-ggamma / m)
-                gx += gy
-                gx -= gbeta / m
-                gx *= scale
-            else:
-                gx = gy * scale
+            m = gy.size // gy.shape[-1]
+            gx = self.xhat * (-ggamma / m)
+            gx += gy
+            gx -= gbeta / m
+            gx *= scale
+        return self._grads(gx, ggamma, gbeta)
+
+    def _inference_backward(self, gy):
+        channels = gy.shape[-1]
+        gx = gy * self.scale if self.inputs[0].requires_grad else None
+        ggamma = gbeta = None
+        if self.has_gamma and self.inputs[1].requires_grad:
+            xhat = (self.inputs[0].data - self.mean) * self.inv_std
+            ggamma = backend.sum_rows((gy * xhat).reshape(-1, channels))
+        if self.has_beta and self.inputs[-1].requires_grad:
+            gbeta = backend.sum_rows(gy.reshape(-1, channels))
+        return self._grads(gx, ggamma, gbeta)
+
+    def _grads(self, gx, ggamma, gbeta):
         grads = [gx]
         if self.has_gamma:
             grads.append(ggamma)
