@@ -415,7 +415,8 @@ class TimeStopping(Callback):
             self.model.stop_training = True
             self.stopped_epoch = epoch
             if self.verbose > 0:
-                print(f'Epoch {epoch + 1}: TimeStopping after {now - self.start:.0f} s of a {self.seconds:.0f} s budget.')
+                print(f'Epoch {epoch + 1}: TimeStopping after {now - self.start:.0f} s '
+                      f'of a {self.seconds:.0f} s budget.')
 
 
 class LambdaCallback(Callback):

@@ -277,13 +277,11 @@ def _banded_pays(x_shape, kernel, strides, pads):
     return strides == (1, 1) and fits and 3 * kernel[1] >= padded_width
 
 
-
-
-def _fft_pays(x, channels):
+def _fft_pays(x):
     """Among the wide-kernel convs, the FFT wins on the CPU once the input has several channels
     (the course's 12x12 conv over 10 channels: 2-3x faster than the banded GEMM); over a single
     input channel the banded column matrix is small and its GEMM is faster."""
-    return not is_cupy(getattr(x, 'data', x)) and channels >= 4
+    return not is_cupy(getattr(x, 'data', x)) and x.shape[-1] >= 4
 
 
 def _check_conv_shapes(op, x, w, b, nd):
@@ -310,7 +308,7 @@ def conv2d(x, w, b=None, strides=1, padding='valid'):
     kernel = tuple(w.shape[:2])
     pads = pad_amounts(tuple(x.shape[1:3]), kernel, strides, padding)
     if _banded_pays(tuple(x.shape), kernel, strides, pads):
-        f = FFTConv2D(pads) if _fft_pays(x, x.shape[-1]) else BandedConv2D(pads)
+        f = FFTConv2D(pads) if _fft_pays(x) else BandedConv2D(pads)
     else:
         f = Conv(strides, padding, 'conv2d')
     return f(x, w) if b is None else f(x, w, b)
