@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Everything minidl checks on a GPU, in one command, for a machine that is only lent for a while:
+#
+#   bash benchmarks/gpu_checklist.sh OUT_DIR [MINUTES_FOR_TRAINING]
+#
+# 1. the test suite on CuPy, 2. the kernel, augmentation and model benchmarks (GPU otherwise idle),
+# 3. the issue-7 CIFAR-10 trainings, run together with --time-limit so that all of them end, print
+# their RESULT line and save their plots inside the budget. Logs, JSON records and plots go to
+# OUT_DIR; paste the tables into benchmarks/RESULTS.md (run_models.py --from-json renders its block
+# from both JSON records; muestra12 is measured on 10,000 samples, extrapolated, to fit a lease)
+# and the RESULT lines into examples/RESULTS.md. Needs CuPy, PyTorch, Keras 3 and the CIFAR-10 data
+# (bash ../shared/datasets/install.sh, or MINIDL_DATA pointing at a copy).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: gpu_checklist.sh OUT_DIR [MINUTES_FOR_TRAINING]}
+minutes=${2:-20}
+mkdir -p "$out"
+py=${PYTHON:-python}  # PYTHON=python3 where there is no `python`
+export PYTHONUNBUFFERED=1
+
+MINIDL_BACKEND=cupy $py -m pytest -q --ignore=tests/test_examples.py > "$out/pytest_cupy.log" 2>&1
+tail -1 "$out/pytest_cupy.log"
+$py benchmarks/bench_kernels.py --backend cupy > "$out/kernels.md" 2>&1
+$py benchmarks/bench_augment.py --backend cupy > "$out/augment.md" 2>&1
+$py benchmarks/run_models.py --device gpu --models ej8_conv ej8_dense cifar10_k.arch2 imdb_bow --rounds 1 \
+    --json-out "$out/models_gpu.json" --out "$out/models_gpu.md" > "$out/run_models.log" 2>&1
+$py benchmarks/run_models.py --device gpu --models cifar10_m.muestra12 --samples 10000 --rounds 1 \
+    --json-out "$out/models_gpu_m12.json" --out "$out/models_gpu_m12.md" >> "$out/run_models.log" 2>&1
+$py benchmarks/bench_models.py --framework minidl --device gpu --model cifar10_k.arch2 \
+    --profile "$out/profile_arch2.txt" > /dev/null 2>&1
+
+runs=("cifar10_arquitecturas.py --arch 1" "cifar10_arquitecturas.py --arch 2" "cifar10_arquitecturas.py --arch 3"
+      "cifar10_arquitecturas.py --arch 3aug" "cifar10_arquitecturas.py --arch 3aug_soft"
+      "cifar10_muestras.py --muestra 1" "cifar10_muestras.py --muestra 6" "cifar10_muestras.py --muestra 12")
+for run in "${runs[@]}"; do
+    name=$(echo "$run" | tr -c 'a-z0-9' _)
+    $py examples/$run --backend cupy --quiet --time-limit "$minutes" \
+        --plot "$out/$name.png" > "$out/$name.log" 2>&1 &
+done
+wait
+grep -h '^RESULT' "$out"/*.log
