@@ -43,7 +43,6 @@ def best_times(fns, sync, rounds):
     return best
 
 
-
 def forward_pair(forward, gy, leaves):
     """The forward closure and a forward+backward closure that clears the leaves' grads first
     (the same for minidl and torch tensors)."""
@@ -52,6 +51,7 @@ def forward_pair(forward, gy, leaves):
             t.grad = None
         forward().backward(gy)
     return forward, forward_backward
+
 
 class MinidlRunner:
     """Builds minidl closures (forward, forward+backward) for one op on the chosen backend."""
@@ -116,7 +116,7 @@ class TorchRunner:
         gamma, beta = self.tensor(ones, True), self.tensor(zeros, True)
         mean, var = self.tensor(zeros), self.tensor(ones)
         return forward_pair(lambda: self.torch.nn.functional.batch_norm(xs, mean, var, gamma, beta, True, 0.01, 1e-3),
-                          g, (xs, gamma, beta))
+                            g, (xs, gamma, beta))
 
     def gemm_gflops(self, n=2048, rounds=3):
         a = self.torch.randn(n, n, device=self.device)

@@ -234,8 +234,8 @@ class FFTConv2D(Function):
         xpad = pad_spatial(x, self.pads)
         self.x_freq = scipy.fft.rfft2(xpad, s=self.fft_shape, axes=(1, 2)).transpose(1, 2, 0, 3)  # (u, v, N, C)
         self.w_freq = scipy.fft.rfft2(w, s=self.fft_shape, axes=(0, 1))                           # (u, v, C, F)
-        self.out_hw = (padded[0] - kh + 1, padded[1] - kw + 1)
-        y = self._inverse(self.x_freq @ self.w_freq.conj(), self.out_hw, (0, 0))
+        out_hw = (padded[0] - kh + 1, padded[1] - kw + 1)
+        y = self._inverse(self.x_freq @ self.w_freq.conj(), out_hw, (0, 0))
         if b is not None:
             y += b
         return y

@@ -112,7 +112,6 @@ class UpSampling2D(Layer):
         return (n, None if h is None else h * self.size[0], None if w is None else w * self.size[1], c)
 
 
-
 class ZeroPadding2D(Layer):
     """Zeros around the image: (N, H, W, C) -> (N, top + H + bottom, left + W + right, C).
     ``padding``: an int, (symmetric_height, symmetric_width) or ((top, bottom), (left, right))."""
@@ -173,5 +172,6 @@ class Resizing(Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + self.size + (input_shape[3],)
+
 
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
