@@ -34,7 +34,7 @@ class L1L2(Regularizer):
         if self.l1:
             penalty = F.sum(F.abs(weight)) * self.l1
         if self.l2:
-            term = F.sum(weight * weight) * self.l2
+            term = F.sum_squares(weight) * self.l2
             penalty = term if penalty is None else penalty + term
         return penalty if penalty is not None else F.sum(weight) * 0.0
 

@@ -51,15 +51,14 @@ def _as_float64_tensor(x):
 
 def _numeric_gradient(objective, t, eps):
     numeric = np.zeros(t.shape)
-    flat = t.data.reshape(-1)  # a view: perturbing it perturbs t.data
-    for j in range(flat.size):
-        orig = flat[j].item()
-        flat[j] = orig + eps
+    for index in np.ndindex(*t.shape):  # indexing t.data itself, so strided inputs work too
+        orig = t.data[index].item()
+        t.data[index] = orig + eps
         plus = objective()
-        flat[j] = orig - eps
+        t.data[index] = orig - eps
         minus = objective()
-        flat[j] = orig
-        numeric.reshape(-1)[j] = (plus - minus) / (2 * eps)
+        t.data[index] = orig
+        numeric[index] = (plus - minus) / (2 * eps)
     return numeric
 
 

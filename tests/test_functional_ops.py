@@ -184,6 +184,14 @@ def test_reductions(op, ref, shape, seed, keepdims, data):
     gradcheck(lambda t: op(t, axis, keepdims), x)
 
 
+@given(shape=shapes, seed=seeds)
+def test_sum_squares(shape, seed):
+    x = normal(seed, shape)
+    check_forward(F.sum_squares, lambda a: np.sum(a * a), x)
+    gradcheck(F.sum_squares, x)
+    gradcheck(F.sum_squares, x.T)
+
+
 def test_max_gradient_is_shared_among_ties():
     x = Tensor(np.array([1.0, 3.0, 3.0]), requires_grad=True)
     F.max(x).backward()

@@ -3,7 +3,7 @@ from .math import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, maximum, m
                    clip, where, matmul)
 from .shape import (reshape, transpose, broadcast_to, sum_to, concatenate, stack, split,  # noqa: F401
                     pad, getitem, flatten, expand_dims, squeeze)
-from .reduce import sum, mean, max, min, var  # noqa: F401
+from .reduce import sum, mean, max, min, var, sum_squares  # noqa: F401
 from .activation import (relu, leaky_relu, elu, sigmoid, tanh, softplus, softmax,  # noqa: F401
                          log_softmax, linear)
 from .conv import conv1d, conv2d  # noqa: F401
