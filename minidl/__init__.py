@@ -2,6 +2,7 @@
 
     from minidl import layers, models, optimizers      # as you would from tensorflow.keras
 """
+from .host_memory import keep_freed_memory
 from .backend import set_backend, get_backend, get_array_module, to_numpy, seed, BackendError  # noqa: F401
 from .autograd import Tensor, Function, no_grad, is_grad_enabled  # noqa: F401
 from . import functional  # noqa: F401
@@ -11,3 +12,5 @@ from .layers import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 
 __version__ = '0.1.0'
+
+keep_freed_memory()

@@ -79,3 +79,27 @@ def test_cupy_backend_matches_numpy():
         np.testing.assert_allclose(y.numpy(), ref, rtol=1e-5, atol=1e-6)
     finally:
         minidl.set_backend(old)
+
+
+REALLOCATE_AND_COUNT_FAULTS = '''
+import resource, numpy as np, minidl
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+a = np.ones(2 ** 24, np.float32); del a      # 64 MiB, above glibc's largest mmap threshold
+before = faults(); a = np.ones(2 ** 24, np.float32)
+print(faults() - before)
+'''
+
+
+def _reallocation_faults(setting):
+    env = dict(os.environ, MINIDL_HOST_MEMORY=setting)
+    out = subprocess.run([sys.executable, '-c', REALLOCATE_AND_COUNT_FAULTS], capture_output=True,
+                         text=True, env=env, check=True)
+    return int(out.stdout)
+
+
+@pytest.mark.skipif(not minidl.host_memory.keep_freed_memory(), reason='needs Linux with glibc')
+def test_freed_arrays_are_reused_without_page_faults():
+    kept, system = _reallocation_faults('keep'), _reallocation_faults('system')
+    assert system >= 32, system     # glibc alone unmaps the freed buffer: it faults in again
+    assert kept < system / 10, (kept, system)
