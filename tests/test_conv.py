@@ -234,3 +234,4 @@ def test_banded_lowering_is_chosen_for_the_course_mnist_kernels_only():
     assert conv._banded_pays((64, 14, 14, 10), (12, 12), (1, 1), same(14, 12))
     assert not conv._banded_pays((512, 32, 32, 3), (3, 3), (1, 1), same(32, 3))
     assert not conv._banded_pays((64, 28, 28, 1), (24, 24), (2, 2), same(28, 24))
+    assert not conv._banded_pays((512, 4, 4, 128), (3, 3), (1, 1), same(4, 3))  # arch2's last conv
