@@ -8,9 +8,10 @@ class BatchNorm(Function):
     """y = gamma * (x - mean) / sqrt(var + eps) + beta, statistics per channel (last axis).
 
     Training: batch mean and biased variance over every axis but the last, and with
-    xhat = (x - mean) / std, M = elements per channel:
-      dbeta = sum(gy), dgamma = sum(gy xhat),
+    c = x - mean, xhat = c / std, M = elements per channel:
+      dbeta = sum(gy), dgamma = sum(gy xhat) = sum(gy c) / std,
       dx = gamma / std * (gy - dbeta / M - xhat dgamma / M).
+    Only c is kept: y = c (gamma / std) + beta needs no separate xhat pass.
     Inference: the moving statistics are constants, so y = x scale + shift with
     scale = gamma / std and shift = beta - mean scale (two passes over x), and dx = gy scale;
     xhat is recomputed only if dgamma is asked for.
@@ -25,15 +26,15 @@ class BatchNorm(Function):
         beta = params[-1] if self.has_beta else None
         if not self.training:
             return self._inference(x, gamma, beta)
+        xp = backend.get_array_module(x)
         m = x.size // x.shape[-1]
         mean = backend.sum_rows(x.reshape(m, -1)) / m
-        centered = x - mean
-        var = backend.sum_rows((centered * centered).reshape(m, -1)) / m
+        self.centered = x - mean
+        y = xp.multiply(self.centered, self.centered)
+        var = backend.sum_rows(y.reshape(m, -1)) / m
         self._update_moving(mean, var)
-        self.inv_std = 1 / backend.get_array_module(x).sqrt(var + self.epsilon)
-        self.xhat = centered
-        self.xhat *= self.inv_std
-        y = self.xhat * gamma if gamma is not None else self.xhat.copy()
+        self.inv_std = 1 / xp.sqrt(var + self.epsilon)
+        xp.multiply(self.centered, self.inv_std * gamma if gamma is not None else self.inv_std, out=y)
         if beta is not None:
             y += beta
         return y
@@ -55,16 +56,18 @@ class BatchNorm(Function):
     def backward(self, gy):
         if not self.training:
             return self._inference_backward(gy)
+        xp = backend.get_array_module(gy)
         channels = gy.shape[-1]
         gbeta = backend.sum_rows(gy.reshape(-1, channels))
-        ggamma = backend.sum_rows((gy * self.xhat).reshape(-1, channels))
+        gy_c = xp.multiply(gy, self.centered)
+        ggamma = backend.sum_rows(gy_c.reshape(-1, channels)) * self.inv_std
         scale = self.inv_std
         if self.has_gamma:
             scale = scale * self.inputs[1].data
         gx = None
         if self.inputs[0].requires_grad:
             m = gy.size // gy.shape[-1]
-            gx = self.xhat * (-ggamma / m)
+            gx = xp.multiply(self.centered, -ggamma * self.inv_std / m, out=gy_c)
             gx += gy
             gx -= gbeta / m
             gx *= scale

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
-from .conv import as_tuple, col2im, crop_spatial, pad_amounts, pad_spatial, window_view
+from .conv import as_tuple, col2im, crop_spatial, offset_slices, pad_amounts, pad_spatial, window_view
 from .reduce import max as reduce_max, mean as reduce_mean
 
 
@@ -52,19 +52,28 @@ class MaxPool(Function):
         return y
 
     def backward(self, gy):
+        """Offset by offset, ``gy`` goes where the window's maximum is and no earlier offset took
+        it (``hit > taken`` is ``hit and not taken``). Disjoint windows (stride >= pool) are written
+        in place, with no temporary; overlapping ones accumulate."""
         xp = get_array_module(gy)
-
-        def blocks():
-            taken = None
-            for offset, v in _offsets(self.view, gy.ndim - 2):
-                hit = v == self.y
-                if taken is None:
-                    taken = hit.copy()
-                else:
-                    hit &= ~taken
-                    taken |= hit
-                yield offset, gy * hit
-        gx = col2im(blocks(), self.padded_shape, self.pool, self.strides, xp, gy.dtype)
+        nd = gy.ndim - 2
+        disjoint = all(s >= k for k, s in zip(self.pool, self.strides))
+        covered = disjoint and all(s == k and (n - k) % s == 0
+                                   for n, k, s in zip(self.padded_shape[1:-1], self.pool, self.strides))
+        gx = (xp.empty if covered else xp.zeros)(self.padded_shape, gy.dtype)
+        taken = None
+        for offset, v in _offsets(self.view, nd):
+            hit = v == self.y
+            if taken is None:
+                taken = hit.copy()
+            else:
+                xp.greater(hit, taken, out=hit)
+                taken |= hit
+            index = offset_slices(offset, self.strides, gy.shape[1:-1])
+            if disjoint:
+                xp.multiply(gy, hit, out=gx[index])
+            else:
+                gx[index] += gy * hit
         return crop_spatial(gx, self.pads)
 
 
