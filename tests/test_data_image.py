@@ -131,6 +131,25 @@ def test_brightness_and_channel_shift(images):
     np.testing.assert_allclose(shifted, np.minimum(x + 10, 100), rtol=1e-6)
 
 
+def test_brightness_clips_like_keras():
+    """Keras (PIL on a 0-255 image) clips at 255; an image outside 0-255 is scaled within its own range."""
+    x = np.array([0.0, 100.0, 200.0, 250.0], np.float32).reshape(2, 2, 1)
+    brighter = ImageDataGenerator().apply_transform(x, {'brightness': 1.2})
+    np.testing.assert_allclose(brighter.ravel(), [0, 120, 240, 255])
+    wide = np.array([-10.0, 0.0, 300.0, 590.0], np.float32).reshape(2, 2, 1)
+    np.testing.assert_allclose(ImageDataGenerator().apply_transform(wide, {'brightness': 1.5}).ravel(),
+                               [-10, 5, 455, 590], rtol=1e-6)
+
+
+def test_brightness_matches_keras_up_to_pil_rounding(images):
+    legacy = pytest.importorskip('keras.src.legacy.preprocessing.image')
+    pytest.importorskip('PIL')
+    for factor in (0.9, 1.2):
+        ours = ImageDataGenerator().apply_transform(images[0], {'brightness': factor})
+        theirs = legacy.ImageDataGenerator().apply_transform(images[0].copy(), {'brightness': factor})
+        np.testing.assert_allclose(ours, theirs, atol=1.0 + factor)  # PIL truncates, then rounds, to uint8
+
+
 def test_featurewise_statistics_match_numpy(images):
     gen = ImageDataGenerator(featurewise_center=True, featurewise_std_normalization=True, rescale=1 / 255)
     with pytest.raises(ValueError, match='fit'):

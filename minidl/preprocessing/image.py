@@ -26,6 +26,23 @@ _FILL_MODES = ('constant', 'nearest', 'reflect', 'wrap')
 _EPSILON = 1e-6
 
 
+def _brightness(x, factor):
+    """Keras' brightness shift (PIL's ImageEnhance on a 0-255 image), per image: an image within
+    [0, 255] becomes clip(x * factor, 0, 255); any other is mapped to 0-255 from its own range
+    [lo, hi] and back, i.e. lo + clip((x - lo) * factor, 0, hi - lo). PIL's rounding to uint8 is
+    not reproduced."""
+    xp = backend.get_array_module(x)
+    lo, hi = x.min(axis=(1, 2, 3), keepdims=True), x.max(axis=(1, 2, 3), keepdims=True)
+    own_range = (lo < 0) | (hi > 255)
+    base = xp.where(own_range, lo, 0).astype(x.dtype)
+    top = xp.where(own_range, hi - lo, 255).astype(x.dtype)
+    x -= base
+    x *= factor
+    xp.clip(x, 0, top, out=x)
+    x += base
+    return x
+
+
 def _as_pair(value, name):
     if isinstance(value, numbers.Number):
         return 1.0 - value, 1.0 + value
@@ -43,7 +60,7 @@ class ImageDataGenerator:
     ``horizontal_flip``/``vertical_flip`` (each with probability 1/2), ``fill_mode``
     ('nearest', 'constant' with ``cval``, 'reflect', 'wrap'), ``interpolation_order`` (0 nearest,
     1 bilinear). Intensity: ``brightness_range`` (a factor drawn from ``[lo, hi]`` multiplies the
-    pixels), ``channel_shift_range``. Standardisation, in this order: ``preprocessing_function``
+    pixels, clipped to 0-255 as Keras does), ``channel_shift_range``. Standardisation, in this order: ``preprocessing_function``
     (called on each image), ``rescale``, ``samplewise_center``, ``samplewise_std_normalization``,
     ``featurewise_center``, ``featurewise_std_normalization`` (statistics from ``fit``).
     ``validation_split`` reserves the first fraction of the data for ``flow(subset='validation')``.
@@ -166,7 +183,7 @@ class ImageDataGenerator:
             out += shift
             xp.clip(out, low, high, out=out)
         if np.any(params['brightness'] != 1):
-            out *= xp.asarray(params['brightness'].astype(out.dtype)).reshape(n, 1, 1, 1)
+            out = _brightness(out, xp.asarray(params['brightness'].astype(out.dtype)).reshape(n, 1, 1, 1))
         return out
 
     def apply_transform(self, x, transform_parameters):
