@@ -124,7 +124,11 @@ def load_data(name, args, **kwargs):
     else:
         import importlib
         module = importlib.import_module(f'minidl.datasets.{name}')
-        (x_train, y_train), (x_test, y_test) = _split_pair(module.load_data(**kwargs))
+        try:
+            (x_train, y_train), (x_test, y_test) = _split_pair(module.load_data(**kwargs))
+        except (minidl.datasets.DatasetNotFoundError, minidl.datasets.DatasetError) as exc:
+            print(f'error: {exc}\n(--synthetic runs this script on random data of the right shapes.)', file=sys.stderr)
+            sys.exit(2)
         args.dataset_name = name
         if name == 'mnist' and len(x_train) + len(x_test) < 70000:
             args.dataset_name = 'mnist-sample'

@@ -222,6 +222,16 @@ def test_pretrained_scripts_say_what_is_missing(script, flags, missing, tmp_path
         assert 'not found: absent.h5' in proc.stdout
 
 
+def test_missing_data_set_is_explained_without_a_traceback(tmp_path):
+    """Real data asked for, none cached (empty MINIDL_DATA and home) and downloads off."""
+    env = dict(os.environ, MINIDL_DATA=str(tmp_path / 'empty'), HOME=str(tmp_path), MINIDL_OFFLINE='1')
+    proc = subprocess.run([sys.executable, str(EXAMPLES / 'cifar100_basenet.py'), '--epochs', '1'],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert proc.returncode == 2
+    assert "'cifar-100-python.tar.gz' was not found" in proc.stderr and '--synthetic' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+
+
 def test_time_limit_ends_training_and_still_reports(tmp_path):
     """--time-limit stops a run after the first epoch that uses up the budget; the script still
     evaluates, saves its plot and prints its RESULT line."""
