@@ -101,5 +101,5 @@ def _reallocation_faults(setting):
 @pytest.mark.skipif(not minidl.host_memory.keep_freed_memory(), reason='needs Linux with glibc')
 def test_freed_arrays_are_reused_without_page_faults():
     kept, system = _reallocation_faults('keep'), _reallocation_faults('system')
-    assert system >= 32, system     # glibc alone unmaps the freed buffer: it faults in again
-    assert kept < system / 10, (kept, system)
+    assert system >= 32, system     # glibc alone unmaps the freed buffer: it faults in again (32 at
+    assert kept <= 8, (kept, system)  # the least, with 2 MiB huge pages); kept, it is reused as it is
