@@ -34,7 +34,7 @@ MINIDL_BACKEND=cupy KERAS_BACKEND=torch $py benchmarks/parity_cifar.py --model a
     --epochs 60 --seeds 0 > "$out/parity_arch2.md" 2>&1 &
 runs=("cifar10_arquitecturas.py --arch 3aug" "cifar10_arquitecturas.py --arch 3aug_soft"
       "cifar10_arquitecturas.py --arch 1m" "cifar10_arquitecturas.py --arch 2leaky"
-      "cifar10_muestras.py --muestra 7" "cifar10_muestras.py --muestra 8" "cifar10_muestras.py --muestra 10"
+      "cifar10_muestras.py --muestra 8" "cifar10_muestras.py --muestra 10"
       "cifar10_muestras.py --muestra 11" "ej10_cifar_alexnet.py --model tp4b" "ej10_cifar_vgg16.py --model tp4b")
 for run in "${runs[@]}"; do
     name=$(echo "$run" | tr -c 'a-z0-9' _)
