@@ -6,10 +6,11 @@ column matrix ``col[(n, *out), (*offset, c)] = xpad[n, *(out * stride + offset),
 ``gw = col^T gy``, ``gcol = gy w^T`` and ``col2im`` (the exact adjoint of im2col: a loop over
 kernel offsets adding strided slices) gives ``gx``. The window helpers here also serve pooling.
 
-Stride-1 2-D kernels that span a third of the padded width or more (the course's 24x24 and
-12x12 MNIST kernels) make im2col's column matrix huge and its GEMM only F wide, so ``conv2d``
-lowers them differently: ``BandedConv2D`` (rows only, against a banded weight matrix) over a
-single channel or on the GPU, ``FFTConv2D`` (the convolution theorem) over several channels.
+Stride-1 2-D kernels larger than 3x3 that span a third of the padded width or more (the
+course's 24x24 and 12x12 MNIST kernels) make im2col's column matrix huge and its GEMM only F wide,
+so ``conv2d`` lowers them differently: ``BandedConv2D`` (rows only, against a banded weight
+matrix) over a single channel or on the GPU, ``FFTConv2D`` (the convolution theorem) over several
+channels.
 """
 import math
 

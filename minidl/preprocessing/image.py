@@ -60,9 +60,10 @@ class ImageDataGenerator:
     ``horizontal_flip``/``vertical_flip`` (each with probability 1/2), ``fill_mode``
     ('nearest', 'constant' with ``cval``, 'reflect', 'wrap'), ``interpolation_order`` (0 nearest,
     1 bilinear). Intensity: ``brightness_range`` (a factor drawn from ``[lo, hi]`` multiplies the
-    pixels, clipped to 0-255 as Keras does), ``channel_shift_range``. Standardisation, in this order: ``preprocessing_function``
-    (called on each image), ``rescale``, ``samplewise_center``, ``samplewise_std_normalization``,
-    ``featurewise_center``, ``featurewise_std_normalization`` (statistics from ``fit``).
+    pixels, clipped to 0-255 as Keras does), ``channel_shift_range``. Standardisation, in this
+    order: ``preprocessing_function`` (called on each image), ``rescale``, ``samplewise_center``,
+    ``samplewise_std_normalization``, ``featurewise_center``, ``featurewise_std_normalization``
+    (statistics from ``fit``).
     ``validation_split`` reserves the first fraction of the data for ``flow(subset='validation')``.
     """
 
