@@ -123,20 +123,24 @@ def test_dropout_is_identity_outside_training_or_at_rate_zero():
 
 @pytest.mark.gpu
 @pytest.mark.parametrize('training', [True, False])
-def test_batch_norm_cupy_matches_numpy(training):
-    """Output, gradients and moving statistics on the cupy backend equal the numpy ones (float32)."""
+@pytest.mark.parametrize('affine', [True, False])
+def test_batch_norm_cupy_matches_numpy(training, affine):
+    """Output, gradients and moving statistics on the cupy backend equal the numpy ones (float32),
+    with and without gamma and beta."""
     pytest.importorskip('cupy')
     rng = np.random.default_rng(0)
-    x, gamma, beta = (rng.standard_normal(s).astype(np.float32) for s in ((4, 5, 6, 3), 3, 3))
+    x, gamma, beta = (rng.standard_normal(s).astype(np.float32) + 2 for s in ((4, 5, 6, 3), 3, 3))
     gy = rng.standard_normal((4, 5, 6, 3)).astype(np.float32)
     results = {}
     for backend in ('numpy', 'cupy'):
         minidl.set_backend(backend)
         try:
-            tensors = [Tensor(a, requires_grad=True) for a in (x, gamma, beta)]
-            mean, var = Tensor(np.zeros(3, np.float32)), Tensor(np.ones(3, np.float32))
-            batch_norm(*tensors, mean, var, training).backward(gy)
-            results[backend] = [t.grad.numpy() for t in tensors] + [mean.numpy(), var.numpy()]
+            tensors = [Tensor(a, requires_grad=True) for a in ((x, gamma, beta) if affine else (x,))]
+            mean, var = Tensor(np.full(3, 0.5, np.float32)), Tensor(np.full(3, 2.0, np.float32))
+            params = tensors[1:] if affine else [None, None]
+            y = batch_norm(tensors[0], *params, mean, var, training)
+            y.backward(gy)
+            results[backend] = [y.numpy()] + [t.grad.numpy() for t in tensors] + [mean.numpy(), var.numpy()]
         finally:
             minidl.set_backend('numpy')
     for ours, reference in zip(results['cupy'], results['numpy']):

@@ -136,7 +136,9 @@ def test_errors_name_the_op_and_shape():
 @pytest.mark.gpu
 @pytest.mark.parametrize('op, shape, args', [
     (max_pool2d, (2, 7, 8, 3), (3, 2, 'same')), (avg_pool2d, (2, 7, 8, 3), (3, 2, 'same')),
-    (max_pool2d, (2, 8, 8, 3), (2,)), (max_pool1d, (2, 9, 3), (2, 1, 'valid')),
+    (max_pool2d, (2, 8, 8, 3), (2,)), (max_pool2d, (2, 7, 9, 3), (2, None, 'same')),
+    (max_pool2d, (2, 7, 9, 3), ((2, 3), 3, 'valid')), (max_pool1d, (2, 9, 3), (2, 1, 'valid')),
+    (max_pool1d, (2, 9, 3), (2, None, 'same')),
     (avg_pool1d, (2, 9, 3), (4, None, 'same')), (upsample2d, (2, 3, 4, 3), ((2, 3),)),
     (global_max_pool2d, (2, 3, 4, 3), ()), (global_avg_pool1d, (2, 9, 3), ())])
 def test_cupy_matches_numpy(op, shape, args):

@@ -19,6 +19,7 @@ import scipy.fft
 
 from ..autograd import Function
 from ..backend import get_array_module, is_cupy, sum_rows
+from .fused import im2col_gpu
 
 
 def as_tuple(value, n, name):
@@ -58,14 +59,20 @@ def crop_spatial(x, pads):
     return x[(slice(None),) + tuple(slice(b, x.shape[i + 1] - a) for i, (b, a) in enumerate(pads))]
 
 
-def window_view(x, kernel, strides, op='conv'):
-    """A strided view ``(N, *out, *kernel, C)`` of ``x`` ``(N, *spatial, C)``: no copy.
-    ``out = (spatial - kernel) // stride + 1`` per axis."""
-    spatial = x.shape[1:-1]
-    out = tuple((n - k) // s + 1 for n, k, s in zip(spatial, kernel, strides))
+def window_shape(spatial, pads, kernel, strides, op='conv'):
+    """The output's spatial shape, ``(spatial + pads - kernel) // stride + 1`` per axis, or an
+    error that names ``op`` when the window does not fit."""
+    padded = tuple(n + before + after for n, (before, after) in zip(spatial, pads))
+    out = tuple((n - k) // s + 1 for n, k, s in zip(padded, kernel, strides))
     if min(out) < 1:
         raise ValueError(f'{op}: the window {kernel} does not fit in the (padded) input of spatial size '
-                         f'{spatial}; use a smaller window or padding="same".')
+                         f'{padded}; use a smaller window or padding="same".')
+    return out
+
+
+def window_view(x, kernel, strides, op='conv'):
+    """A strided view ``(N, *out, *kernel, C)`` of ``x`` ``(N, *spatial, C)``: no copy."""
+    out = window_shape(x.shape[1:-1], ((0, 0),) * (x.ndim - 2), kernel, strides, op)
     st = x.strides
     shape = (x.shape[0],) + out + tuple(kernel) + (x.shape[-1],)
     strides_bytes = ((st[0],) + tuple(st[i + 1] * s for i, s in enumerate(strides))
@@ -81,7 +88,12 @@ def offset_slices(offset, strides, out):
 
 def im2col(x, kernel, strides, pads, op):
     """The column matrix ``(N * prod(out), prod(kernel) * C)`` of ``x`` padded by ``pads``, with
-    the output's leading shape ``(N, *out)`` and the padded input's shape."""
+    the output's leading shape ``(N, *out)`` and the padded input's shape. On the GPU one kernel
+    pads and copies (``fused.im2col_gpu``)."""
+    if is_cupy(x):
+        out = window_shape(x.shape[1:-1], pads, kernel, strides, op)
+        padded = (x.shape[0],) + tuple(n + sum(p) for n, p in zip(x.shape[1:-1], pads)) + (x.shape[-1],)
+        return im2col_gpu(x, kernel, strides, pads, out), (x.shape[0],) + out, padded
     xpad = pad_spatial(x, pads)
     view = window_view(xpad, kernel, strides, op)
     col = get_array_module(x).ascontiguousarray(view).reshape(-1, math.prod(kernel) * x.shape[-1])

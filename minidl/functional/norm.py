@@ -2,6 +2,7 @@
 
 from .. import backend
 from ..autograd import Function, Tensor
+from . import fused
 
 
 class BatchNorm(Function):
@@ -13,8 +14,9 @@ class BatchNorm(Function):
       dx = gamma / std * (gy - dbeta / M - xhat dgamma / M).
     Only c is kept: y = c (gamma / std) + beta needs no separate xhat pass.
     Inference: the moving statistics are constants, so y = x scale + shift with
-    scale = gamma / std and shift = beta - mean scale (two passes over x), and dx = gy scale;
-    xhat is recomputed only if dgamma is asked for.
+    scale = gamma / std and shift = beta - mean scale, and dx = gy scale;
+    xhat is recomputed only if dgamma is asked for. The elementwise steps are ``fused``'s: one
+    kernel each on the GPU.
     """
     def __init__(self, moving_mean, moving_var, training, momentum, epsilon, has_gamma, has_beta):
         self.moving_mean, self.moving_var = moving_mean, moving_var
@@ -26,51 +28,35 @@ class BatchNorm(Function):
         beta = params[-1] if self.has_beta else None
         if not self.training:
             return self._inference(x, gamma, beta)
-        xp = backend.get_array_module(x)
         m = x.size // x.shape[-1]
-        mean = backend.sum_rows(x.reshape(m, -1)) / m
-        self.centered = x - mean
-        y = xp.multiply(self.centered, self.centered)
-        var = backend.sum_rows(y.reshape(m, -1)) / m
-        self._update_moving(mean, var)
-        self.inv_std = 1 / xp.sqrt(var + self.epsilon)
-        xp.multiply(self.centered, self.inv_std * gamma if gamma is not None else self.inv_std, out=y)
-        if beta is not None:
-            y += beta
-        return y
+        x2d = x.reshape(m, -1)
+        total = backend.sum_rows(x2d)
+        self.centered, y = fused.center(x2d, total, 1 / m)
+        total_sq = backend.sum_rows(y)
+        fused.update_moving(self.moving_mean.data, self.moving_var.data, total, total_sq, 1 / m, self.momentum)
+        self.inv_std, self.scale = fused.normalizer(total_sq, gamma, 1 / m, self.epsilon)
+        return fused.affine(self.centered, self.scale, beta, out=y).reshape(x.shape)
 
     def _inference(self, x, gamma, beta):
+        xp = backend.get_array_module(x)
         self.mean = self.moving_mean.data.astype(x.dtype)
-        self.inv_std = 1 / backend.get_array_module(x).sqrt(self.moving_var.data.astype(x.dtype) + self.epsilon)
+        self.inv_std = 1 / xp.sqrt(self.moving_var.data.astype(x.dtype) + self.epsilon)
         self.scale = self.inv_std * gamma if gamma is not None else self.inv_std
-        y = x * self.scale
-        y += (beta - self.mean * self.scale) if beta is not None else -self.mean * self.scale
-        return y
-
-    def _update_moving(self, mean, var):
-        """moving = momentum * moving + (1 - momentum) * batch statistic (Keras; biased variance)."""
-        for moving, stat in ((self.moving_mean.data, mean), (self.moving_var.data, var)):
-            moving *= self.momentum
-            moving += (1 - self.momentum) * stat.astype(moving.dtype)
+        shift = (beta - self.mean * self.scale) if beta is not None else -self.mean * self.scale
+        return fused.affine(x, self.scale, shift)
 
     def backward(self, gy):
         if not self.training:
             return self._inference_backward(gy)
-        xp = backend.get_array_module(gy)
         channels = gy.shape[-1]
-        gbeta = backend.sum_rows(gy.reshape(-1, channels))
-        gy_c = xp.multiply(gy, self.centered)
-        ggamma = backend.sum_rows(gy_c.reshape(-1, channels)) * self.inv_std
-        scale = self.inv_std
-        if self.has_gamma:
-            scale = scale * self.inputs[1].data
+        gy2 = gy.reshape(-1, channels)
+        gbeta = backend.sum_rows(gy2)
+        gy_c = backend.get_array_module(gy).multiply(gy2, self.centered)
+        ggamma = backend.sum_rows(gy_c) * self.inv_std
         gx = None
         if self.inputs[0].requires_grad:
-            m = gy.size // gy.shape[-1]
-            gx = xp.multiply(self.centered, -ggamma * self.inv_std / m, out=gy_c)
-            gx += gy
-            gx -= gbeta / m
-            gx *= scale
+            gx = fused.batch_norm_input_grad(gy2, self.centered, gbeta, ggamma, self.inv_std, self.scale,
+                                             1 / gy2.shape[0], out=gy_c).reshape(gy.shape)
         return self._grads(gx, ggamma, gbeta)
 
     def _inference_backward(self, gy):
@@ -121,10 +107,8 @@ class Dropout(Function):
         self.rate = rate
 
     def forward(self, x):
-        keep = backend.random_unit(x.shape, x.dtype) >= self.rate
-        self.scale = keep.astype(x.dtype)
-        self.scale *= x.dtype.type(1 / (1 - self.rate))
-        return x * self.scale
+        y, self.scale = fused.dropout_mask(x, self.rate)
+        return y
 
     def backward(self, gy):
         return gy * self.scale

@@ -11,7 +11,9 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
-from .conv import as_tuple, col2im, crop_spatial, offset_slices, pad_amounts, pad_spatial, window_view
+from .conv import (as_tuple, col2im, crop_spatial, offset_slices, pad_amounts, pad_spatial, window_shape,
+                   window_view)
+from .fused import max_pool_fits_gpu, max_pool_gpu, max_pool_grad_gpu
 from .reduce import max as reduce_max, mean as reduce_mean
 
 
@@ -35,13 +37,19 @@ def _window_sum(view, nd):
 
 class MaxPool(Function):
     """y = max over each window. The gradient goes to ONE arg-max per window: the first element
-    (in row-major window order) equal to the maximum, as Keras does for ties."""
+    (in row-major window order) equal to the maximum, as Keras does for ties. On the GPU,
+    disjoint windows take one kernel each way (``fused.max_pool_gpu``), which keeps the arg-max."""
     def __init__(self, pool, strides, padding, op):
         self.pool, self.strides, self.padding, self.op = pool, strides, padding, op
 
     def forward(self, x):
         xp = get_array_module(x)
         self.pads = pad_amounts(x.shape[1:-1], self.pool, self.strides, self.padding)
+        if max_pool_fits_gpu(x, self.pool, self.strides):
+            out = window_shape(x.shape[1:-1], self.pads, self.pool, self.strides, self.op)
+            self.y, self.arg = max_pool_gpu(x, self.pool, self.strides, self.pads, out)
+            return self.y
+        self.arg = None
         xpad = pad_spatial(x, self.pads, value=-np.inf)
         self.view = window_view(xpad, self.pool, self.strides, self.op)
         self.padded_shape = xpad.shape
@@ -55,6 +63,8 @@ class MaxPool(Function):
         """Offset by offset, ``gy`` goes where the window's maximum is and no earlier offset took
         it (``hit > taken`` is ``hit and not taken``). Disjoint windows (stride >= pool) are written
         in place, with no temporary; overlapping ones accumulate."""
+        if self.arg is not None:
+            return max_pool_grad_gpu(gy, self.arg, self.inputs[0].shape, self.pool, self.strides, self.pads)
         xp = get_array_module(gy)
         nd = gy.ndim - 2
         disjoint = all(s >= k for k, s in zip(self.pool, self.strides))
