@@ -345,7 +345,7 @@ def run_benchmark(framework, device, model, epochs_measured=3, samples=None, bat
     spec = model_defs.get_spec(model)
     batch_size = batch_size or spec.batch_size
     predict_batch_size = predict_batch_size or batch_size
-    samples = samples or (spec.epoch_size if device == 'gpu' else spec.cpu_samples)
+    samples = samples or ((spec.gpu_samples or spec.epoch_size) if device == 'gpu' else spec.cpu_samples)
     if samples < batch_size:
         raise ValueError(f'--samples ({samples}) must be at least one batch ({batch_size}).')
     base = {'model': spec.name, 'course_id': spec.course_id, 'framework': framework, 'device': device,

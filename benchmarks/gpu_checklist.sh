@@ -8,7 +8,7 @@
 # --time-limit so that all of them end, print their RESULT line and save their plots inside the
 # budget, beside arch2's accuracy parity with Keras (on its PyTorch backend) at 60 epochs. Logs, JSON records and plots go to
 # OUT_DIR; paste the tables into benchmarks/RESULTS.md (run_models.py --from-json renders its block
-# from both JSON records; muestra12 is measured on 10,000 samples, extrapolated, to fit a lease)
+# from the JSON record; muestra12 is measured on 10,000 samples, extrapolated, to fit a lease)
 # and the RESULT lines into examples/RESULTS.md. Needs CuPy, PyTorch, Keras 3 and the CIFAR-10 data
 # (bash ../shared/datasets/install.sh, or MINIDL_DATA pointing at a copy).
 set -uo pipefail
@@ -23,10 +23,8 @@ MINIDL_BACKEND=cupy $py -m pytest -q --ignore=tests/test_examples.py > "$out/pyt
 tail -1 "$out/pytest_cupy.log"
 $py benchmarks/bench_kernels.py --backend cupy > "$out/kernels.md" 2>&1
 $py benchmarks/bench_augment.py --backend cupy > "$out/augment.md" 2>&1
-$py benchmarks/run_models.py --device gpu --models ej8_conv ej8_dense cifar10_k.arch2 imdb_bow --rounds 1 \
+$py benchmarks/run_models.py --device gpu --rounds 1 \
     --json-out "$out/models_gpu.json" --out "$out/models_gpu.md" > "$out/run_models.log" 2>&1
-$py benchmarks/run_models.py --device gpu --models cifar10_m.muestra12 --samples 10000 --rounds 1 \
-    --json-out "$out/models_gpu_m12.json" --out "$out/models_gpu_m12.md" >> "$out/run_models.log" 2>&1
 $py benchmarks/bench_models.py --framework minidl --device gpu --model cifar10_k.arch2 \
     --profile "$out/profile_arch2.txt" > /dev/null 2>&1
 
