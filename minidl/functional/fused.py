@@ -48,7 +48,7 @@ def normalizer(total_sq, gamma, inv_m, epsilon):
         kernel = elementwise_kernel('minidl_bn_normalizer', 'T s2, T gamma, T inv_m, T eps', 'T inv_std, T scale',
                                     'inv_std = (T)1 / sqrt(s2 * inv_m + eps); scale = gamma * inv_std')
         t = total_sq.dtype.type
-        return kernel(total_sq, gamma, t(inv_m), t(epsilon))
+        return kernel(total_sq, gamma.astype(total_sq.dtype, copy=False), t(inv_m), t(epsilon))
     inv_std = 1 / xp.sqrt(total_sq * inv_m + epsilon)
     return inv_std, inv_std * gamma
 
@@ -60,7 +60,8 @@ def affine(x, scale, shift, out=None):
         return xp.multiply(x, scale, out=out)
     if is_cupy(x):
         kernel = elementwise_kernel('minidl_affine', 'T x, T scale, T shift', 'T y', 'y = x * scale + shift')
-        return kernel(x, scale, shift) if out is None else kernel(x, scale, shift, out)
+        args = (x, scale.astype(x.dtype, copy=False), shift.astype(x.dtype, copy=False))
+        return kernel(*args) if out is None else kernel(*args, out)
     y = xp.multiply(x, scale, out=out)
     y += shift
     return y
@@ -73,7 +74,7 @@ def batch_norm_input_grad(gy, c, gbeta, ggamma, inv_std, scale, inv_m, out=None)
         kernel = elementwise_kernel(
             'minidl_bn_input_grad', 'T gy, T c, T gbeta, T ggamma, T inv_std, T scale, T inv_m', 'T gx',
             'gx = scale * (gy - (gbeta + c * inv_std * ggamma) * inv_m)')
-        args = (gy, c, gbeta, ggamma, inv_std, scale, gy.dtype.type(inv_m))
+        args = [a.astype(gy.dtype, copy=False) for a in (gy, c, gbeta, ggamma, inv_std, scale)] + [gy.dtype.type(inv_m)]
         return kernel(*args) if out is None else kernel(*args, out)
     gx = get_array_module(gy).multiply(c, -ggamma * inv_std * inv_m, out=out)
     gx += gy
