@@ -32,9 +32,13 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _seeded():
-    """Every test starts from the same RNG state on the backend chosen by MINIDL_BACKEND."""
+    """Every test starts from the same RNG state on the backend chosen by MINIDL_BACKEND, and the
+    tests after it run there too: a test that switches backends cannot leak its choice (the GPU
+    suite once ran on NumPy from the first test that switched back)."""
+    chosen = minidl.get_backend()
     minidl.seed(0)
     yield
+    minidl.set_backend(chosen)
 
 
 @pytest.fixture

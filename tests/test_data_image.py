@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+import minidl
 from minidl.preprocessing.image import ImageDataGenerator
 
 FILL_MODES = ['nearest', 'constant', 'reflect', 'wrap']
+
+
+@pytest.fixture(autouse=True)
+def _numpy_backend():
+    """The transforms are checked on the NumPy backend, against NumPy and SciPy; the GPU path is
+    checked against this one by ``test_cupy_backend_matches_numpy``."""
+    minidl.set_backend('numpy')
+    yield
 
 
 @pytest.fixture
@@ -256,7 +265,6 @@ def test_get_random_transform_and_random_transform_are_seeded(images):
 @pytest.mark.gpu
 def test_cupy_backend_matches_numpy(images):
     cupy = pytest.importorskip('cupy')
-    import minidl
     expected = take(ImageDataGenerator(**AUGMENT).flow(images, np.arange(6), batch_size=4, seed=2), 2)
     minidl.set_backend('cupy')
     try:
