@@ -16,12 +16,21 @@ loss and the shapes: ``Model.compile`` resolves them with ``resolve_accuracy`` a
 import numpy as np
 
 from .autograd import Tensor
-from .backend import get_array_module
+from .backend import get_array_module, is_cupy
 from .losses import BinaryCrossentropy, SparseCategoricalCrossentropy
 
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
+
+
+def _raw_pair(y_true, y_pred):
+    """Raw arrays of both, ``y_true`` moved to ``y_pred``'s device: labels often arrive as NumPy
+    arrays while the predictions live on the GPU."""
+    y_true, y_pred = _raw(y_true), _raw(y_pred)
+    if is_cupy(y_pred) and not is_cupy(y_true):
+        y_true = get_array_module(y_pred).asarray(y_true)
+    return y_true, y_pred
 
 
 def _align(y_true, y_pred):
@@ -34,18 +43,18 @@ def _align(y_true, y_pred):
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
-    y_true, y_pred = _raw(y_true), _raw(y_pred)
+    y_true, y_pred = _raw_pair(y_true, y_pred)
     y_true = _align(y_true, y_pred)
     return (y_true == (y_pred > threshold)).mean(axis=-1)
 
 
 def categorical_accuracy(y_true, y_pred):
-    y_true, y_pred = _raw(y_true), _raw(y_pred)
+    y_true, y_pred = _raw_pair(y_true, y_pred)
     return (y_true.argmax(axis=-1) == y_pred.argmax(axis=-1)).astype(y_pred.dtype)
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
-    y_true, y_pred = _raw(y_true), _raw(y_pred)
+    y_true, y_pred = _raw_pair(y_true, y_pred)
     if y_true.ndim == y_pred.ndim:
         y_true = y_true.reshape(y_true.shape[:-1])
     return (y_true == y_pred.argmax(axis=-1)).astype(y_pred.dtype)
@@ -53,17 +62,17 @@ def sparse_categorical_accuracy(y_true, y_pred):
 
 def accuracy(y_true, y_pred):
     """Exact agreement of labels and predictions (Keras' plain ``Accuracy``)."""
-    y_true, y_pred = _raw(y_true), _raw(y_pred)
+    y_true, y_pred = _raw_pair(y_true, y_pred)
     return (_align(y_true, y_pred) == y_pred).astype(y_pred.dtype).reshape(y_pred.shape[0], -1).mean(axis=-1)
 
 
 def mean_absolute_error(y_true, y_pred):
-    y_true, y_pred = _raw(y_true), _raw(y_pred)
+    y_true, y_pred = _raw_pair(y_true, y_pred)
     return get_array_module(y_pred).abs(y_pred - _align(y_true, y_pred)).mean(axis=-1)
 
 
 def mean_squared_error(y_true, y_pred):
-    y_true, y_pred = _raw(y_true), _raw(y_pred)
+    y_true, y_pred = _raw_pair(y_true, y_pred)
     diff = y_pred - _align(y_true, y_pred)
     return (diff * diff).mean(axis=-1)
 

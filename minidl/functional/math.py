@@ -2,7 +2,7 @@
 so each backward returns gradients with the broadcast shape."""
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, Tensor
 from ..backend import get_array_module
 
 
@@ -137,7 +137,9 @@ class Where(Function):
         self.cond = cond
 
     def forward(self, a, b):
-        return get_array_module(a).where(self.cond, a, b)
+        xp = get_array_module(a)
+        self.cond = xp.asarray(self.cond)  # on a's device: a NumPy mask may meet GPU arrays
+        return xp.where(self.cond, a, b)
 
     def backward(self, gy):
         zero = gy.dtype.type(0)
@@ -182,4 +184,4 @@ def matmul(a, b): return MatMul()(a, b)
 
 def where(cond, a, b):
     """Elementwise ``cond ? a : b``; ``cond`` is a boolean array (no gradient)."""
-    return Where(getattr(cond, 'data', cond))(a, b)
+    return Where(cond.data if isinstance(cond, Tensor) else cond)(a, b)
