@@ -18,8 +18,7 @@ import numpy as np
 import scipy.fft
 
 from ..autograd import Function
-from ..backend import get_array_module, is_cupy, sum_rows
-from .fused import im2col_gpu
+from ..backend import elementwise_kernel, get_array_module, is_cupy, sum_rows
 
 
 def as_tuple(value, n, name):
@@ -89,7 +88,7 @@ def offset_slices(offset, strides, out):
 def im2col(x, kernel, strides, pads, op):
     """The column matrix ``(N * prod(out), prod(kernel) * C)`` of ``x`` padded by ``pads``, with
     the output's leading shape ``(N, *out)`` and the padded input's shape. On the GPU one kernel
-    pads and copies (``fused.im2col_gpu``)."""
+    pads and copies (``im2col_gpu``)."""
     if is_cupy(x):
         out = window_shape(x.shape[1:-1], pads, kernel, strides, op)
         padded = (x.shape[0],) + tuple(n + sum(p) for n, p in zip(x.shape[1:-1], pads)) + (x.shape[-1],)
@@ -98,6 +97,37 @@ def im2col(x, kernel, strides, pads, op):
     view = window_view(xpad, kernel, strides, op)
     col = get_array_module(x).ascontiguousarray(view).reshape(-1, math.prod(kernel) * x.shape[-1])
     return col, view.shape[:x.ndim - 1], xpad.shape
+
+
+# GPU-only index kernels (im2col here, max pooling in pool.py); 1-D data (N, W, C) is handled as
+# 2-D with H = 1, and an element's index is i = ((n H + h) W + w) C + c.
+
+def as_2d_geometry(shape, kernel, strides, pads):
+    """(N, H, W, C), (kh, kw), (sh, sw), (ph, pw) for 1-D or 2-D channels-last data."""
+    if len(shape) == 3:
+        return (shape[0], 1) + tuple(shape[1:]), (1,) + tuple(kernel), (1,) + tuple(strides), (0, pads[0][0])
+    return tuple(shape), tuple(kernel), tuple(strides), (pads[0][0], pads[1][0])
+
+
+GEOMETRY_PARAMS = ('int32 H, int32 W, int32 C, int32 OH, int32 OW, int32 KH, int32 KW, '
+                   'int32 SH, int32 SW, int32 PH, int32 PW')
+
+
+def im2col_gpu(x, kernel, strides, pads, out_spatial):
+    """col[(n, oh, ow), (a, b, c)] = x[n, oh sh + a - ph, ow sw + b - pw, c], 0 outside x: the
+    padding and the window copy of im2col in one kernel, with no padded copy of x."""
+    (n, h, w, c), (kh, kw), (sh, sw), (ph, pw) = as_2d_geometry(x.shape, kernel, strides, pads)
+    oh, ow = (1,) + tuple(out_spatial) if len(out_spatial) == 1 else out_spatial
+    xp = get_array_module(x)
+    col = xp.empty((n * oh * ow, kh * kw * c), x.dtype)
+    im2col = elementwise_kernel('minidl_im2col', 'raw T x, ' + GEOMETRY_PARAMS, 'T col', '''
+        int c = i % C; ptrdiff_t t = i / C;
+        int b = t % KW; t /= KW; int a = t % KH; t /= KH;
+        int ow = t % OW; t /= OW; int oh = t % OH; ptrdiff_t n = t / OH;
+        int h = oh * SH + a - PH, w = ow * SW + b - PW;
+        col = (h >= 0 && h < H && w >= 0 && w < W) ? x[((n * H + h) * W + w) * C + c] : (T)0;''')
+    im2col(xp.ascontiguousarray(x).reshape(-1), h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, col)
+    return col
 
 
 def col2im(blocks, padded_shape, kernel, strides, xp, dtype):

@@ -10,10 +10,9 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from ..backend import get_array_module
-from .conv import (as_tuple, col2im, crop_spatial, offset_slices, pad_amounts, pad_spatial, window_shape,
-                   window_view)
-from .fused import max_pool_fits_gpu, max_pool_gpu, max_pool_grad_gpu
+from ..backend import elementwise_kernel, get_array_module, is_cupy
+from .conv import (GEOMETRY_PARAMS, as_2d_geometry, as_tuple, col2im, crop_spatial, offset_slices, pad_amounts,
+                   pad_spatial, window_shape, window_view)
 from .reduce import max as reduce_max, mean as reduce_mean
 
 
@@ -38,7 +37,7 @@ def _window_sum(view, nd):
 class MaxPool(Function):
     """y = max over each window. The gradient goes to ONE arg-max per window: the first element
     (in row-major window order) equal to the maximum, as Keras does for ties. On the GPU,
-    disjoint windows take one kernel each way (``fused.max_pool_gpu``), which keeps the arg-max."""
+    disjoint windows take one kernel each way (``max_pool_gpu``), which keeps the arg-max."""
     def __init__(self, pool, strides, padding, op):
         self.pool, self.strides, self.padding, self.op = pool, strides, padding, op
 
@@ -85,6 +84,60 @@ class MaxPool(Function):
             else:
                 gx[index] += gy * hit
         return crop_spatial(gx, self.pads)
+
+
+def max_pool_fits_gpu(x, pool, strides):
+    """The one-kernel max pooling handles disjoint windows (stride >= pool, as Keras' default)
+    of at most 127 elements (the arg-max is an int8)."""
+    return is_cupy(x) and all(s >= k for k, s in zip(pool, strides)) and math.prod(pool) <= 127
+
+
+def max_pool_gpu(x, pool, strides, pads, out_spatial):
+    """y = the maximum of each window (padding excluded) and arg = its row-major position in
+    the window, the first one on ties."""
+    (n, h, w, c), (kh, kw), (sh, sw), (ph, pw) = as_2d_geometry(x.shape, pool, strides, pads)
+    oh, ow = (1,) + tuple(out_spatial) if len(out_spatial) == 1 else out_spatial
+    xp = get_array_module(x)
+    y = xp.empty((x.shape[0],) + tuple(out_spatial) + (c,), x.dtype)
+    arg = xp.empty(y.shape, xp.int8)
+    pool_kernel = elementwise_kernel('minidl_max_pool', 'raw T x, ' + GEOMETRY_PARAMS, 'T y, int8 arg', '''
+        int c = i % C; ptrdiff_t t = i / C;
+        int ow = t % OW; t /= OW; int oh = t % OH; ptrdiff_t n = t / OH;
+        bool found = false; T best = 0; int best_k = 0;
+        for (int a = 0; a < KH; ++a) {
+            int h = oh * SH + a - PH;
+            if (h < 0 || h >= H) continue;
+            for (int b = 0; b < KW; ++b) {
+                int w = ow * SW + b - PW;
+                if (w < 0 || w >= W) continue;
+                T v = x[((n * H + h) * W + w) * C + c];
+                if (!found || v > best) { best = v; best_k = a * KW + b; found = true; }
+            }
+        }
+        y = best; arg = best_k;''')
+    pool_kernel(xp.ascontiguousarray(x).reshape(-1), h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, y, arg)
+    return y, arg
+
+
+def max_pool_grad_gpu(gy, arg, x_shape, pool, strides, pads):
+    """gx[n, h, w, c] = gy at the window that holds (h, w) if the window's arg-max is there, else
+    0. Windows are disjoint, so each input has at most one window: no accumulation."""
+    (n, h, w, c), (kh, kw), (sh, sw), (ph, pw) = as_2d_geometry(x_shape, pool, strides, pads)
+    oh, ow = (1,) + tuple(gy.shape[1:-1]) if gy.ndim == 3 else gy.shape[1:3]
+    xp = get_array_module(gy)
+    gx = xp.empty(x_shape, gy.dtype)
+    grad_kernel = elementwise_kernel('minidl_max_pool_grad', 'raw T gy, raw int8 arg, ' + GEOMETRY_PARAMS, 'T gx', '''
+        int c = i % C; ptrdiff_t t = i / C;
+        int w = t % W; t /= W; int h = t % H; ptrdiff_t n = t / H;
+        int oh = (h + PH) / SH, a = h + PH - oh * SH, ow = (w + PW) / SW, b = w + PW - ow * SW;
+        T g = 0;
+        if (a < KH && b < KW && oh < OH && ow < OW) {
+            ptrdiff_t o = ((n * OH + oh) * OW + ow) * C + c;
+            if (arg[o] == a * KW + b) g = gy[o];
+        }
+        gx = g;''')
+    grad_kernel(xp.ascontiguousarray(gy).reshape(-1), arg.reshape(-1), h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, gx)
+    return gx
 
 
 class AvgPool(Function):
