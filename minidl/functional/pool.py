@@ -46,8 +46,8 @@ class MaxPool(Function):
         self.pads = pad_amounts(x.shape[1:-1], self.pool, self.strides, self.padding)
         if max_pool_fits_gpu(x, self.pool, self.strides):
             out = window_shape(x.shape[1:-1], self.pads, self.pool, self.strides, self.op)
-            self.y, self.arg = max_pool_gpu(x, self.pool, self.strides, self.pads, out)
-            return self.y
+            y, self.arg = max_pool_gpu(x, self.pool, self.strides, self.pads, out)
+            return y
         self.arg = None
         xpad = pad_spatial(x, self.pads, value=-np.inf)
         self.view = window_view(xpad, self.pool, self.strides, self.op)
