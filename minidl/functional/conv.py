@@ -99,34 +99,35 @@ def im2col(x, kernel, strides, pads, op):
     return col, view.shape[:x.ndim - 1], xpad.shape
 
 
-# GPU-only index kernels (im2col here, max pooling in pool.py); 1-D data (N, W, C) is handled as
-# 2-D with H = 1, and an element's index is i = ((n H + h) W + w) C + c.
-
-def as_2d_geometry(shape, kernel, strides, pads):
-    """(N, H, W, C), (kh, kw), (sh, sw), (ph, pw) for 1-D or 2-D channels-last data."""
-    if len(shape) == 3:
-        return (shape[0], 1) + tuple(shape[1:]), (1,) + tuple(kernel), (1,) + tuple(strides), (0, pads[0][0])
-    return tuple(shape), tuple(kernel), tuple(strides), (pads[0][0], pads[1][0])
-
+# GPU-only index kernels (im2col here, max pooling in pool.py): an element's index is
+# i = ((n H + h) W + w) C + c, and 1-D data (N, W, C) is handled as 2-D with H = 1.
 
 GEOMETRY_PARAMS = ('int32 H, int32 W, int32 C, int32 OH, int32 OW, int32 KH, int32 KW, '
                    'int32 SH, int32 SW, int32 PH, int32 PW')
 
 
+def kernel_geometry(shape, kernel, strides, pads, out_spatial):
+    """The values of ``GEOMETRY_PARAMS`` for 1-D or 2-D channels-last data of ``shape``."""
+    def as_2d(values, fill):
+        return (fill,) * (2 - len(values)) + tuple(values)
+    (h, w), (oh, ow) = as_2d(shape[1:-1], 1), as_2d(out_spatial, 1)
+    (kh, kw), (sh, sw) = as_2d(kernel, 1), as_2d(strides, 1)
+    ph, pw = as_2d([before for before, _ in pads], 0)
+    return h, w, shape[-1], oh, ow, kh, kw, sh, sw, ph, pw
+
+
 def im2col_gpu(x, kernel, strides, pads, out_spatial):
     """col[(n, oh, ow), (a, b, c)] = x[n, oh sh + a - ph, ow sw + b - pw, c], 0 outside x: the
     padding and the window copy of im2col in one kernel, with no padded copy of x."""
-    (n, h, w, c), (kh, kw), (sh, sw), (ph, pw) = as_2d_geometry(x.shape, kernel, strides, pads)
-    oh, ow = (1,) + tuple(out_spatial) if len(out_spatial) == 1 else out_spatial
     xp = get_array_module(x)
-    col = xp.empty((n * oh * ow, kh * kw * c), x.dtype)
+    col = xp.empty((x.shape[0] * math.prod(out_spatial), math.prod(kernel) * x.shape[-1]), x.dtype)
     im2col = elementwise_kernel('minidl_im2col', 'raw T x, ' + GEOMETRY_PARAMS, 'T col', '''
         int c = i % C; ptrdiff_t t = i / C;
         int b = t % KW; t /= KW; int a = t % KH; t /= KH;
         int ow = t % OW; t /= OW; int oh = t % OH; ptrdiff_t n = t / OH;
         int h = oh * SH + a - PH, w = ow * SW + b - PW;
         col = (h >= 0 && h < H && w >= 0 && w < W) ? x[((n * H + h) * W + w) * C + c] : (T)0;''')
-    im2col(xp.ascontiguousarray(x).reshape(-1), h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, col)
+    im2col(xp.ascontiguousarray(x).reshape(-1), *kernel_geometry(x.shape, kernel, strides, pads, out_spatial), col)
     return col
 
 

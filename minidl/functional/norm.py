@@ -189,7 +189,8 @@ def batch_norm_input_grad(gy, c, gbeta, ggamma, inv_std, scale, inv_m, out=None)
         kernel = elementwise_kernel(
             'minidl_bn_input_grad', 'T gy, T c, T gbeta, T ggamma, T inv_std, T scale, T inv_m', 'T gx',
             'gx = scale * (gy - (gbeta + c * inv_std * ggamma) * inv_m)')
-        args = [a.astype(gy.dtype, copy=False) for a in (gy, c, gbeta, ggamma, inv_std, scale)] + [gy.dtype.type(inv_m)]
+        vectors = [a.astype(gy.dtype, copy=False) for a in (c, gbeta, ggamma, inv_std, scale)]
+        args = [gy] + vectors + [gy.dtype.type(inv_m)]
         return kernel(*args) if out is None else kernel(*args, out)
     gx = get_array_module(gy).multiply(c, -ggamma * inv_std * inv_m, out=out)
     gx += gy

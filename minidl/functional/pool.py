@@ -11,8 +11,8 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import elementwise_kernel, get_array_module, is_cupy
-from .conv import (GEOMETRY_PARAMS, as_2d_geometry, as_tuple, col2im, crop_spatial, offset_slices, pad_amounts,
-                   pad_spatial, window_shape, window_view)
+from .conv import (GEOMETRY_PARAMS, as_tuple, col2im, crop_spatial, offset_slices, pad_amounts,
+                   pad_spatial, kernel_geometry, window_shape, window_view)
 from .reduce import max as reduce_max, mean as reduce_mean
 
 
@@ -95,10 +95,8 @@ def max_pool_fits_gpu(x, pool, strides):
 def max_pool_gpu(x, pool, strides, pads, out_spatial):
     """y = the maximum of each window (padding excluded) and arg = its row-major position in
     the window, the first one on ties."""
-    (n, h, w, c), (kh, kw), (sh, sw), (ph, pw) = as_2d_geometry(x.shape, pool, strides, pads)
-    oh, ow = (1,) + tuple(out_spatial) if len(out_spatial) == 1 else out_spatial
     xp = get_array_module(x)
-    y = xp.empty((x.shape[0],) + tuple(out_spatial) + (c,), x.dtype)
+    y = xp.empty((x.shape[0],) + tuple(out_spatial) + (x.shape[-1],), x.dtype)
     arg = xp.empty(y.shape, xp.int8)
     pool_kernel = elementwise_kernel('minidl_max_pool', 'raw T x, ' + GEOMETRY_PARAMS, 'T y, int8 arg', '''
         int c = i % C; ptrdiff_t t = i / C;
@@ -115,15 +113,14 @@ def max_pool_gpu(x, pool, strides, pads, out_spatial):
             }
         }
         y = best; arg = best_k;''')
-    pool_kernel(xp.ascontiguousarray(x).reshape(-1), h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, y, arg)
+    geometry = kernel_geometry(x.shape, pool, strides, pads, out_spatial)
+    pool_kernel(xp.ascontiguousarray(x).reshape(-1), *geometry, y, arg)
     return y, arg
 
 
 def max_pool_grad_gpu(gy, arg, x_shape, pool, strides, pads):
     """gx[n, h, w, c] = gy at the window that holds (h, w) if the window's arg-max is there, else
     0. Windows are disjoint, so each input has at most one window: no accumulation."""
-    (n, h, w, c), (kh, kw), (sh, sw), (ph, pw) = as_2d_geometry(x_shape, pool, strides, pads)
-    oh, ow = (1,) + tuple(gy.shape[1:-1]) if gy.ndim == 3 else gy.shape[1:3]
     xp = get_array_module(gy)
     gx = xp.empty(x_shape, gy.dtype)
     grad_kernel = elementwise_kernel('minidl_max_pool_grad', 'raw T gy, raw int8 arg, ' + GEOMETRY_PARAMS, 'T gx', '''
@@ -136,7 +133,8 @@ def max_pool_grad_gpu(gy, arg, x_shape, pool, strides, pads):
             if (arg[o] == a * KW + b) g = gy[o];
         }
         gx = g;''')
-    grad_kernel(xp.ascontiguousarray(gy).reshape(-1), arg.reshape(-1), h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, gx)
+    geometry = kernel_geometry(x_shape, pool, strides, pads, gy.shape[1:-1])
+    grad_kernel(xp.ascontiguousarray(gy).reshape(-1), arg.reshape(-1), *geometry, gx)
     return gx
 
 
