@@ -4,10 +4,11 @@
 """
 from .host_memory import keep_freed_memory
 from .backend import set_backend, get_backend, get_array_module, to_numpy, seed, BackendError  # noqa: F401
-from .autograd import Tensor, Function, no_grad, is_grad_enabled  # noqa: F401
+from .autograd import Tensor, Variable, Function, no_grad, is_grad_enabled  # noqa: F401
+from .kernels import use_kernels, kernels_mode  # noqa: F401
 from . import functional  # noqa: F401
-from . import initializers, regularizers, layers, losses, metrics, optimizers, callbacks, models  # noqa: F401
-from . import datasets, preprocessing, utils  # noqa: F401
+from . import initializers, regularizers, constraints, layers, losses, metrics, optimizers, callbacks, models  # noqa: F401
+from . import datasets, preprocessing, utils, saving  # noqa: F401
 from .layers import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 

@@ -184,6 +184,64 @@ class Tensor:
     def min(self, axis=None, keepdims=False): return _F.min(self, axis, keepdims)
 
 
+class Variable(Tensor):
+    """A weight or a piece of state: a leaf Tensor that layers, optimizers and metrics update in
+    place. As Keras' ``Variable``: ``name`` ('kernel'), ``path`` ('dense/kernel'), ``trainable``,
+    ``assign``/``assign_add``/``assign_sub`` (no gradient is recorded), an optional ``constraint``
+    the optimizer applies after each update, and ``numpy()``/``value``."""
+    __slots__ = ('path', 'constraint', 'regularizer', 'aggregation', '_trainable')
+
+    def __init__(self, data, trainable=True, name=None, path=None, constraint=None, regularizer=None,
+                 aggregation='none', requires_grad=None):
+        super().__init__(data, requires_grad=trainable if requires_grad is None else requires_grad, name=name)
+        self._trainable = bool(trainable)
+        self.path = path or name
+        self.constraint = constraint
+        self.regularizer = regularizer
+        self.aggregation = aggregation
+
+    @property
+    def trainable(self):
+        """Whether the variable was made trainable (a frozen layer clears ``requires_grad`` only)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        self.requires_grad = self._trainable
+
+    @property
+    def value(self):
+        return self
+
+    def _new_value(self, value):
+        value = value.data if isinstance(value, Tensor) else value
+        if backend.get_array_module(value) is not backend.get_array_module(self.data):
+            value = backend.get_array_module(self.data).asarray(backend.to_numpy(value))
+        value = backend.get_array_module(self.data).asarray(value, dtype=self.data.dtype)
+        if value.shape != self.data.shape:
+            raise ValueError(f"Variable '{self.path}' has shape {self.data.shape}; cannot assign a value of "
+                             f'shape {value.shape}.')
+        return value
+
+    def assign(self, value):
+        """Overwrite the value in place (every holder of this variable sees it)."""
+        self.data[...] = self._new_value(value)
+        return self
+
+    def assign_add(self, value):
+        self.data += self._new_value(value)
+        return self
+
+    def assign_sub(self, value):
+        self.data -= self._new_value(value)
+        return self
+
+    def __repr__(self):
+        return f'<Variable path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}, ' \
+               f'value={backend.to_numpy(self.data)!r}>'.replace('\n', ' ')
+
+
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-import minidl
+# Keras 3 is an optional test oracle: on PyTorch (its TensorFlow backend's oneDNN float32
+# convolution returns garbage for some shapes, and TF is slower to start). Set before any import.
+os.environ.setdefault('KERAS_BACKEND', 'torch')
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+import minidl  # noqa: E402
 
 settings.register_profile('ci', max_examples=15, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -44,3 +50,9 @@ def _seeded():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope='session')
+def keras():
+    """Keras 3 as an oracle (on PyTorch); the test is skipped when Keras or PyTorch is absent."""
+    return pytest.importorskip('keras')

@@ -20,7 +20,8 @@ import numpy as np
 from .. import backend
 from .. import initializers as initializers_module
 from .. import regularizers as regularizers_module
-from ..autograd import Tensor, no_grad
+from .. import constraints as constraints_module
+from ..autograd import Tensor, Variable, no_grad
 
 _name_counts = {}
 
@@ -195,18 +196,56 @@ class Layer:
             layer.trainable = value
 
     # --- weights --------------------------------------------------------------------------------
-    def add_weight(self, name, shape, initializer='glorot_uniform', regularizer=None, trainable=True, dtype=None):
-        """Create a weight Tensor named '<layer>/<name>', initialised on the active backend."""
-        init = initializers_module.get(initializer)
-        data = backend.as_array(init(tuple(shape), dtype or backend.floatx), dtype or backend.floatx)
-        weight = Tensor(data, requires_grad=bool(trainable) and self._trainable, name=f'{self.name}/{name}')
+    def add_weight(self, *args, **kwargs):
+        """Create a weight: a ``Variable`` named ``name`` with path '<layer>/<name>', initialised on
+        the active backend. Keras 3's signature ``add_weight(shape=None, initializer=None,
+        dtype=None, trainable=True, autocast=True, regularizer=None, constraint=None,
+        aggregation='none', overwrite_with_gradient=False, name=None)``; Keras 2's, with the name
+        first (``add_weight('kernel', shape, dtype, initializer, regularizer, trainable,
+        constraint)``), works too. The initializer defaults to 'glorot_uniform' for floats and
+        'zeros' otherwise."""
+        keras2 = bool(args) and isinstance(args[0], str)
+        try:
+            a = (_ADD_WEIGHT_KERAS2 if keras2 else _ADD_WEIGHT_KERAS3).bind(*args, **kwargs).arguments
+        except TypeError as exc:
+            raise TypeError(f"Layer '{self.name}'.add_weight(): {exc}.") from None
+        extra = set(a.pop('kwargs', {})) - {'use_resource', 'synchronization', 'partitioner', 'caching_device',
+                                             'experimental_autocast'}
+        if extra:
+            raise TypeError(f"Layer '{self.name}'.add_weight() got unexpected arguments {sorted(extra)}.")
+        name, shape = a.get('name'), a.get('shape')
+        shape = () if shape is None else (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        if any(d is None or int(d) < 0 for d in shape):
+            raise ValueError(f"Layer '{self.name}': add_weight({name!r}) needs a fully known, non-negative shape, "
+                             f'got {shape}. Create weights in build(), where the input shape is known.')
+        shape = tuple(int(d) for d in shape)
+        dtype = np.dtype(a.get('dtype') or backend.floatx)
+        initializer = a.get('initializer')
+        if initializer is None:
+            initializer = 'glorot_uniform' if dtype.kind == 'f' else 'zeros'
+        name = name or f'variable_{len(self._own_weights)}'
+        trainable = a.get('trainable', True)
+        trainable = True if trainable is None else bool(trainable)
+        data = backend.as_array(initializers_module.get(initializer)(shape, dtype), dtype)
+        if tuple(data.shape) != shape:
+            raise ValueError(f"Layer '{self.name}': the initializer of weight {name!r} returned shape "
+                             f'{tuple(data.shape)} for the requested {shape}.')
+        reg = regularizers_module.get(a.get('regularizer'))
+        weight = Variable(data, trainable=trainable, name=name, path=f'{self.name}/{name}',
+                          constraint=constraints_module.get(a.get('constraint')), regularizer=reg,
+                          aggregation=a.get('aggregation', 'none'), requires_grad=trainable and self._trainable)
         self._own_weights.append(weight)
         if trainable:
             self._own_trainable.append(weight)
-        reg = regularizers_module.get(regularizer)
         if reg is not None:
             self._regularized.append((reg, weight))
         return weight
+
+    def add_variable(self, shape, initializer, dtype=None, trainable=True, autocast=True, regularizer=None,
+                     constraint=None, name=None):
+        """Keras 3's alias of ``add_weight``."""
+        return self.add_weight(shape=shape, initializer=initializer, dtype=dtype, trainable=trainable,
+                               regularizer=regularizer, constraint=constraint, name=name)
 
     def _gather(self, own, attribute):
         """``own`` weights in creation order, then each sublayer's ``attribute`` weights in order,
@@ -250,11 +289,11 @@ class Layer:
         weights = list(weights)
         if len(weights) != len(own):
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) has {len(own)} weight(s) "
-                             f"{[w.name for w in own]}, but set_weights received {len(weights)} array(s).")
+                             f"{[w.path for w in own]}, but set_weights received {len(weights)} array(s).")
         for w, value in zip(own, weights):
             value = backend.to_numpy(value)
             if tuple(value.shape) != tuple(w.shape):
-                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): weight '{w.name}' has shape "
+                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): weight '{w.path}' has shape "
                                  f"{tuple(w.shape)}, but set_weights received an array of shape {tuple(value.shape)}.")
         for w, value in zip(own, weights):
             w.data[...] = backend.as_array(backend.to_numpy(value), w.dtype)
@@ -343,6 +382,20 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name='{self.name}', built={self.built}>"
+
+
+def _add_weight_keras3(shape=None, initializer=None, dtype=None, trainable=True, autocast=True, regularizer=None,
+                       constraint=None, aggregation='none', overwrite_with_gradient=False, name=None, **kwargs):
+    pass
+
+
+def _add_weight_keras2(name=None, shape=None, dtype=None, initializer=None, regularizer=None, trainable=None,
+                       constraint=None, **kwargs):
+    pass
+
+
+_ADD_WEIGHT_KERAS3 = inspect.signature(_add_weight_keras3)
+_ADD_WEIGHT_KERAS2 = inspect.signature(_add_weight_keras2)
 
 
 def _marking_built(build):

@@ -61,9 +61,11 @@ class _Conv(Layer):
             raise ValueError(f"Layer '{self.name}' ({name}): kernel {self.kernel_size} with padding '{self.padding}' "
                              f'does not fit input shape {format_shape(input_shape)} (output would be '
                              f"{format_shape(out)}). Use padding='same' or a smaller kernel.")
-        self.kernel = self.add_weight('kernel', self.kernel_size + (channels, self.filters), self.kernel_initializer,
-                                      self.kernel_regularizer)
-        self.bias = self.add_weight('bias', (self.filters,), self.bias_initializer, self.bias_regularizer) \
+        self.kernel = self.add_weight(shape=self.kernel_size + (channels, self.filters),
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      name='kernel')
+        self.bias = self.add_weight(shape=(self.filters,), initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer, name='bias') \
             if self.use_bias else None
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: channels}, describe=f' {self.layout}')
 

@@ -55,8 +55,10 @@ class Dense(Layer):
             raise ValueError(f"Layer '{self.name}' (Dense) needs inputs of at least 2 dimensions with a known last "
                              f'dimension, but got input shape {format_shape(input_shape)}.')
         n_in = input_shape[-1]
-        self.kernel = self.add_weight('kernel', (n_in, self.units), self.kernel_initializer, self.kernel_regularizer)
-        self.bias = self.add_weight('bias', (self.units,), self.bias_initializer, self.bias_regularizer) \
+        self.kernel = self.add_weight(shape=(n_in, self.units), initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, name='kernel')
+        self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer, name='bias') \
             if self.use_bias else None
         self.input_spec = InputSpec(min_ndim=2, axes={-1: n_in})
 

@@ -25,8 +25,9 @@ class Embedding(Layer):
         if len(input_shape) < 1:
             raise ValueError(f"Layer '{self.name}' (Embedding) needs a batch dimension, got input shape "
                              f'{format_shape(input_shape)}.')
-        self.embeddings = self.add_weight('embeddings', (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer, self.embeddings_regularizer)
+        self.embeddings = self.add_weight(shape=(self.input_dim, self.output_dim),
+                                          initializer=self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer, name='embeddings')
 
     def call(self, inputs, training=False):
         return embedding(inputs, self.embeddings)

@@ -42,13 +42,16 @@ class BatchNormalization(Layer):
             raise ValueError(f"Layer '{self.name}' (BatchNormalization) needs a known channel dimension, got input "
                              f'shape {format_shape(input_shape)}.')
         shape = (channels,)
-        self.gamma = self.add_weight('gamma', shape, self.gamma_initializer, self.gamma_regularizer) \
+        self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer, name='gamma') \
             if self.scale else None
-        self.beta = self.add_weight('beta', shape, self.beta_initializer, self.beta_regularizer) \
+        self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer, name='beta') \
             if self.center else None
-        self.moving_mean = self.add_weight('moving_mean', shape, self.moving_mean_initializer, trainable=False)
-        self.moving_variance = self.add_weight('moving_variance', shape, self.moving_variance_initializer,
-                                               trainable=False)
+        self.moving_mean = self.add_weight(shape=shape, initializer=self.moving_mean_initializer,
+                                           trainable=False, name='moving_mean')
+        self.moving_variance = self.add_weight(shape=shape, initializer=self.moving_variance_initializer,
+                                               trainable=False, name='moving_variance')
         self.input_spec = InputSpec(min_ndim=2, axes={-1: channels})
 
     def call(self, inputs, training=False):

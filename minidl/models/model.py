@@ -12,7 +12,8 @@ from .. import backend
 from ..autograd import Tensor, no_grad
 from ..layers.base import KerasTensor, Layer, format_shape
 from ..layers.core import InputLayer
-from . import saving, summary as summary_module
+from ..saving import h5_weights
+from . import summary as summary_module
 from .training import TrainingMixin
 
 
@@ -88,6 +89,11 @@ class Model(TrainingMixin, Layer):
     def is_functional(self):
         return self._graph is not None
 
+    @property
+    def saves_layers_as_list(self):
+        """Keras 3 files keep a functional or Sequential model's layers under 'layers/'."""
+        return self._graph is not None
+
     # --- building and calling ---------------------------------------------------------------------
     def build(self, input_shape):
         """Subclassed models: build every layer by running ``call`` once on zeros."""
@@ -128,11 +134,11 @@ class Model(TrainingMixin, Layer):
     def save_weights(self, filepath, overwrite=True):
         """Write every weight to an HDF5 file (atomically). A name ending in '.weights.h5' gets
         Keras 3's layout; any other name Keras 2's ('layer_names' / 'weight_names')."""
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        h5_weights.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
         """Read weights written by ``save_weights`` or by Keras (2 '.h5' or 3 '.weights.h5')."""
-        saving.load_weights(self, filepath)
+        h5_weights.load_weights(self, filepath)
 
     def _summary_class_name(self):
         return 'Functional' if self._graph is not None and type(self) is Model else type(self).__name__

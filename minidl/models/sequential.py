@@ -140,6 +140,8 @@ class Sequential(Model):
     def is_functional(self):
         return False
 
+    saves_layers_as_list = True
+
     def _summary_class_name(self):
         return type(self).__name__
 

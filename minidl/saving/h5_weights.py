@@ -71,7 +71,7 @@ def _write_keras2(f, model):
     for layer in model.layers:
         group = f.create_group(layer.name)
         weights = _legacy_weights(layer)
-        names = [f'{w.name}:0' for w in weights]
+        names = [f'{w.path}:0' for w in weights]
         group.attrs['weight_names'] = np.array([n.encode('utf8') for n in names])
         for name, w in zip(names, weights):
             group.create_dataset(name, data=backend.to_numpy(w.data))
@@ -101,8 +101,7 @@ def _read_keras2(f, model, filepath):
 # --- Keras 3 layout --------------------------------------------------------------------------------
 def _is_container(layer):
     """Functional and Sequential models: Keras 3 saves their layers under 'layers/'."""
-    from .sequential import Sequential
-    return isinstance(layer, Sequential) or getattr(layer, 'is_functional', False)
+    return getattr(layer, 'saves_layers_as_list', False)
 
 
 def _keras3_class_key(layer):
@@ -184,10 +183,10 @@ def _read_keras3(f, model, filepath):
 def _check_layer(filepath, layer, weights, values, where):
     if len(values) != len(weights):
         raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) has {len(weights)} weight(s) "
-                         f'{[w.name for w in weights]}, but {where} of {filepath} holds {len(values)}.')
+                         f'{[w.path for w in weights]}, but {where} of {filepath} holds {len(values)}.')
     for w, v in zip(weights, values):
         if tuple(v.shape) != tuple(w.shape):
-            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): weight '{w.name}' has shape "
+            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): weight '{w.path}' has shape "
                              f'{tuple(w.shape)}, but {where} of {filepath} holds shape {tuple(v.shape)}.')
 
 
