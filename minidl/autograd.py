@@ -49,7 +49,7 @@ def sum_to(x, shape):
 
 class Tensor:
     """An array that remembers how it was computed, so that gradients can flow back to it."""
-    __slots__ = ('data', 'grad', 'requires_grad', 'creator', 'name', 'retains_grad', '__weakref__')
+    __slots__ = ('data', 'grad', 'requires_grad', 'creator', 'name', 'retains_grad', '_keras_mask', '__weakref__')
     __array_priority__ = 100  # ndarray (op) Tensor dispatches to Tensor's reflected operator
 
     def __init__(self, data, requires_grad=False, name=None):
@@ -84,6 +84,17 @@ class Tensor:
 
     def item(self):
         return self.data.item()
+
+    def __float__(self):
+        return float(self.data)
+
+    def __int__(self):
+        return int(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(tensor)``: the data on the host (a copy for CuPy arrays)."""
+        data = backend.to_numpy(self.data)
+        return data if dtype is None else data.astype(dtype, copy=False)
 
     def detach(self):
         """A new leaf Tensor sharing this one's data, cut off from the graph."""
