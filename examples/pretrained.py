@@ -88,9 +88,9 @@ def _densenet_bn_relu(x, name):
 def densenet121_notop(inputs):
     """DenseNet121 base (dense blocks of 6, 12, 24, 16 layers, growth 32; 7,037,504 params)."""
     x = layers.ZeroPadding2D(3)(inputs)
-    x = layers.Conv2D(64, 7, strides=2, use_bias=False, name='conv1/conv')(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name='conv1/bn')(x)
-    x = layers.Activation('relu', name='conv1/relu')(x)
+    x = layers.Conv2D(64, 7, strides=2, use_bias=False, name='conv1_conv')(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name='conv1_bn')(x)
+    x = layers.Activation('relu', name='conv1_relu')(x)
     x = layers.ZeroPadding2D(1)(x)
     x = layers.MaxPooling2D(3, strides=2, name='pool1')(x)
     for stage, blocks in enumerate((6, 12, 24, 16), start=2):

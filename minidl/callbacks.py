@@ -63,7 +63,9 @@ def _overrides(callback, *names):
 
 
 class CallbackList:
-    """Dispatches each hook to the callbacks that implement it, in order."""
+    """Dispatches each hook to the callbacks that implement it, in order. Every hook receives a
+    logs dict, as in Keras (empty at the ``*_begin`` hooks); batch logs cost a device sync, so the
+    loops compute them only when some callback overrides the batch hook (``needs_batch_logs``)."""
 
     def __init__(self, callbacks=None, model=None, params=None):
         self.callbacks = list(callbacks or [])
@@ -73,30 +75,37 @@ class CallbackList:
             if model is not None:
                 cb.set_model(model)
             cb.set_params(dict(params or {}))
-        self._train_begin = [cb for cb in self.callbacks if _overrides(cb, 'on_train_batch_begin', 'on_batch_begin')]
-        self._train_end = [cb for cb in self.callbacks if _overrides(cb, 'on_train_batch_end', 'on_batch_end')]
-        self.needs_batch_logs = bool(self._train_end)
+        self._hooks = {}
+        for hook, aliases in (('on_train_batch_begin', ('on_batch_begin',)), ('on_train_batch_end', ('on_batch_end',)),
+                              ('on_test_batch_begin', ()), ('on_test_batch_end', ()),
+                              ('on_predict_batch_begin', ()), ('on_predict_batch_end', ())):
+            self._hooks[hook] = [cb for cb in self.callbacks if _overrides(cb, hook, *aliases)]
+        self.needs_batch_logs = bool(self._hooks['on_train_batch_end'])
+        self.needs_test_batch_logs = bool(self._hooks['on_test_batch_end'])
 
     def _call(self, hook, *args):
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
 
-    def on_train_begin(self, logs=None): self._call('on_train_begin', logs)
-    def on_train_end(self, logs=None): self._call('on_train_end', logs)
-    def on_epoch_begin(self, epoch, logs=None): self._call('on_epoch_begin', epoch, logs)
-    def on_epoch_end(self, epoch, logs=None): self._call('on_epoch_end', epoch, logs)
-    def on_test_begin(self, logs=None): self._call('on_test_begin', logs)
-    def on_test_end(self, logs=None): self._call('on_test_end', logs)
-    def on_predict_begin(self, logs=None): self._call('on_predict_begin', logs)
-    def on_predict_end(self, logs=None): self._call('on_predict_end', logs)
+    def on_train_begin(self, logs=None): self._call('on_train_begin', {} if logs is None else logs)
+    def on_train_end(self, logs=None): self._call('on_train_end', {} if logs is None else logs)
+    def on_epoch_begin(self, epoch, logs=None): self._call('on_epoch_begin', epoch, {} if logs is None else logs)
+    def on_epoch_end(self, epoch, logs=None): self._call('on_epoch_end', epoch, {} if logs is None else logs)
+    def on_test_begin(self, logs=None): self._call('on_test_begin', {} if logs is None else logs)
+    def on_test_end(self, logs=None): self._call('on_test_end', {} if logs is None else logs)
+    def on_predict_begin(self, logs=None): self._call('on_predict_begin', {} if logs is None else logs)
+    def on_predict_end(self, logs=None): self._call('on_predict_end', {} if logs is None else logs)
 
-    def on_train_batch_begin(self, batch, logs=None):
-        for cb in self._train_begin:
-            cb.on_train_batch_begin(batch, logs)
+    def _batch(self, hook, batch, logs):
+        for cb in self._hooks[hook]:
+            getattr(cb, hook)(batch, {} if logs is None else logs)
 
-    def on_train_batch_end(self, batch, logs=None):
-        for cb in self._train_end:
-            cb.on_train_batch_end(batch, logs)
+    def on_train_batch_begin(self, batch, logs=None): self._batch('on_train_batch_begin', batch, logs)
+    def on_train_batch_end(self, batch, logs=None): self._batch('on_train_batch_end', batch, logs)
+    def on_test_batch_begin(self, batch, logs=None): self._batch('on_test_batch_begin', batch, logs)
+    def on_test_batch_end(self, batch, logs=None): self._batch('on_test_batch_end', batch, logs)
+    def on_predict_batch_begin(self, batch, logs=None): self._batch('on_predict_batch_begin', batch, logs)
+    def on_predict_batch_end(self, batch, logs=None): self._batch('on_predict_batch_end', batch, logs)
 
 
 class History(Callback):
@@ -202,29 +211,62 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model (``model.save``) or its weights (``model.save_weights``) after every
-    epoch, or with ``save_best_only`` only when ``monitor`` improved. ``filepath`` may hold
-    ``{epoch}`` (1-based) and log keys, e.g. ``'w.{epoch:02d}-{val_loss:.2f}.weights.h5'``."""
+    """Save the whole model (``model.save``: '.keras', or Keras 2's '.h5') or its weights
+    (``save_weights_only``: '.weights.h5', or Keras 2's '.h5') after every epoch (or every
+    ``save_freq`` batches), or with ``save_best_only`` only when ``monitor`` improved.
+    ``filepath`` may hold ``{epoch}`` (1-based) and log keys, e.g.
+    ``'w.{epoch:02d}-{val_loss:.2f}.weights.h5'``. A path that cannot work fails here, before
+    any epoch is spent."""
 
     def __init__(self, filepath, monitor='val_loss', verbose=0, save_best_only=False, save_weights_only=False,
                  mode='auto', save_freq='epoch', initial_value_threshold=None):
         super().__init__()
-        if save_freq != 'epoch':
-            raise ValueError("ModelCheckpoint: only save_freq='epoch' is supported.")
         self.filepath = os.fspath(filepath)
+        if save_freq != 'epoch' and not (isinstance(save_freq, int) and not isinstance(save_freq, bool)
+                                         and save_freq > 0):
+            raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive number of batches, got "
+                             f'{save_freq!r}.')
+        if save_weights_only and not self.filepath.endswith(('.weights.h5', '.h5')):
+            raise ValueError(f'ModelCheckpoint: with save_weights_only=True the filepath must end in .weights.h5 '
+                             f"(Keras 3's layout) or .h5 (Keras 2's), got {self.filepath!r}.")
+        if not save_weights_only and not self.filepath.endswith(('.keras', '.h5')):
+            raise ValueError(f'ModelCheckpoint: the filepath must end in .keras (the whole model, Keras 3) or .h5 '
+                             f"(Keras 2's whole-model file), got {self.filepath!r}; to save weights only, pass "
+                             "save_weights_only=True and a name ending in '.weights.h5'.")
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
+        self.save_freq = save_freq
         self.mode = _monitor_mode(monitor, mode, 'ModelCheckpoint') if save_best_only else mode
         self.best = initial_value_threshold
         if self.best is None:
             self.best = math.inf if self.mode == 'min' else -math.inf
+        self._batches_seen = 0
+        self._current_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        if not self.save_weights_only and not hasattr(self.model, 'save'):
+            raise ValueError('ModelCheckpoint: this model cannot be saved whole; pass save_weights_only=True and a '
+                             "filepath ending in '.weights.h5'.")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == 'epoch':
+            return
+        self._batches_seen += 1
+        if self._batches_seen % self.save_freq == 0:
+            self._checkpoint(self._current_epoch, dict(logs or {}), batch=batch)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
+        if self.save_freq == 'epoch':
+            self._checkpoint(epoch, logs or {})
+
+    def _checkpoint(self, epoch, logs, batch=None):
         try:
-            path = self.filepath.format(epoch=epoch + 1, **logs)
+            path = self.filepath.format(epoch=epoch + 1, batch=(batch or 0) + 1, **logs)
         except KeyError as exc:
             raise KeyError(f'ModelCheckpoint: filepath {self.filepath!r} uses the key {exc}, which is not in '
                            f'the logs ({", ".join(logs)}).') from None
@@ -251,11 +293,8 @@ class ModelCheckpoint(Callback):
             os.makedirs(folder, exist_ok=True)
         if self.save_weights_only:
             self.model.save_weights(path)
-        elif hasattr(self.model, 'save'):
-            self.model.save(path)
         else:
-            raise ValueError('ModelCheckpoint: this model cannot be saved whole; pass save_weights_only=True '
-                             'to save its weights (HDF5) instead.')
+            self.model.save(path)
 
 
 class CSVLogger(Callback):
@@ -339,7 +378,7 @@ class ReduceLROnPlateau(Callback):
         self.patience = int(patience)
         self.verbose = verbose
         self.mode = _monitor_mode(monitor, mode, 'ReduceLROnPlateau')
-        self.min_delta = float(min_delta)
+        self.min_delta = abs(float(min_delta))  # Keras takes the absolute value, as EarlyStopping does
         self.cooldown = int(cooldown)
         self.min_lr = float(min_lr)
         self.on_train_begin()

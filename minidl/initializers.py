@@ -20,9 +20,12 @@ from . import backend
 _TRUNCATED_STDDEV = 0.87962566103423978
 
 
-def compute_fans(shape):
-    """Keras' (fan_in, fan_out): a conv kernel (..., c_in, c_out) counts its receptive field."""
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """Keras' (fan_in, fan_out): a conv kernel (..., c_in, c_out) counts its receptive field;
+    ``input_axes``/``output_axes`` (both given) name the axes whose sizes multiply into each fan."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return int(np.prod([shape[a] for a in input_axes])), int(np.prod([shape[a] for a in output_axes]))
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -41,6 +44,10 @@ class Initializer:
 
     def get_config(self):
         return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     def __repr__(self):
         args = ', '.join(f'{k}={v!r}' for k, v in self.get_config().items())
@@ -115,7 +122,7 @@ class RandomUniform(_Random):
         return self._uniform(shape, self.minval, self.maxval, dtype)
 
     def get_config(self):
-        return {'minval': self.minval, 'maxval': self.maxval, 'seed': self.seed}
+        return {'seed': self.seed, 'minval': self.minval, 'maxval': self.maxval}
 
 
 class RandomNormal(_Random):
@@ -127,7 +134,7 @@ class RandomNormal(_Random):
         return self._normal(shape, self.mean, self.stddev, dtype)
 
     def get_config(self):
-        return {'mean': self.mean, 'stddev': self.stddev, 'seed': self.seed}
+        return {'seed': self.seed, 'mean': self.mean, 'stddev': self.stddev}
 
 
 class TruncatedNormal(RandomNormal):
@@ -140,12 +147,15 @@ class TruncatedNormal(RandomNormal):
 class VarianceScaling(_Random):
     """Samples with variance ``scale / n``, n chosen by ``mode`` from the kernel's fans."""
 
-    def __init__(self, scale=1.0, mode='fan_in', distribution='truncated_normal', seed=None):
+    def __init__(self, scale=1.0, mode='fan_in', distribution='truncated_normal', seed=None, input_axes=None,
+                 output_axes=None):
         super().__init__(seed)
+        self.input_axes, self.output_axes = input_axes, output_axes
         if scale <= 0:
             raise ValueError(f'VarianceScaling needs a positive scale, got {scale}.')
         if mode not in ('fan_in', 'fan_out', 'fan_avg'):
             raise ValueError(f"VarianceScaling mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}.")
+        distribution = str(distribution).lower()
         if distribution == 'normal':
             distribution = 'truncated_normal'
         if distribution not in ('truncated_normal', 'untruncated_normal', 'uniform'):
@@ -154,7 +164,7 @@ class VarianceScaling(_Random):
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def __call__(self, shape, dtype=None):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {'fan_in': fan_in, 'fan_out': fan_out, 'fan_avg': (fan_in + fan_out) / 2}[self.mode]
         variance = self.scale / max(1.0, n)
         if self.distribution == 'uniform':
@@ -165,18 +175,19 @@ class VarianceScaling(_Random):
         return self._truncated_normal(shape, 0.0, math.sqrt(variance) / _TRUNCATED_STDDEV, dtype)
 
     def get_config(self):
-        return {'scale': self.scale, 'mode': self.mode, 'distribution': self.distribution, 'seed': self.seed}
+        return {'seed': self.seed, 'scale': self.scale, 'mode': self.mode, 'distribution': self.distribution,
+                'input_axes': self.input_axes, 'output_axes': self.output_axes}
 
 
 class _Preset(VarianceScaling):
     """A VarianceScaling whose only argument is the seed."""
     preset = {}
 
-    def __init__(self, seed=None):
-        super().__init__(seed=seed, **self.preset)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        super().__init__(seed=seed, input_axes=input_axes, output_axes=output_axes, **self.preset)
 
     def get_config(self):
-        return {'seed': self.seed}
+        return {'seed': self.seed, 'input_axes': self.input_axes, 'output_axes': self.output_axes}
 
 
 class GlorotUniform(_Preset):
@@ -203,7 +214,47 @@ class LecunUniform(_Preset):
     preset = {'scale': 1.0, 'mode': 'fan_in', 'distribution': 'uniform'}
 
 
+class Orthogonal(_Random):
+    """A (semi-)orthogonal matrix times ``gain``: the Q of the QR decomposition of a normal matrix
+    of shape (max(r, c), min(r, c)), signs fixed by diag(R), transposed when r < c; r is the
+    product of all axes but the last and c the last (so conv kernels work)."""
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) < 2:
+            raise ValueError(f'Orthogonal initializer needs a shape of rank 2 or more, got {tuple(shape)}.')
+        rows, cols = int(np.prod(shape[:-1])), int(shape[-1])
+        a = backend.to_numpy(self._normal((max(rows, cols), min(rows, cols)), 0.0, 1.0, np.float64))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return backend.as_array((self.gain * q).reshape(shape).astype(dtype or backend.floatx))
+
+    def get_config(self):
+        return {'seed': self.seed, 'gain': self.gain}
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix (2-D shapes only)."""
+
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 2:
+            raise ValueError(f'Identity initializer needs a 2-D shape, got {tuple(shape)}.')
+        return backend.xp().asarray(self.gain * np.eye(*shape), dtype=dtype or backend.floatx)
+
+    def get_config(self):
+        return {'gain': self.gain}
+
+
 _BY_NAME = {
+    'orthogonal': Orthogonal, 'identity': Identity,
     'zeros': Zeros, 'ones': Ones, 'constant': Constant,
     'random_uniform': RandomUniform, 'uniform': RandomUniform,
     'random_normal': RandomNormal, 'normal': RandomNormal,
@@ -220,6 +271,19 @@ zeros, ones, constant = Zeros, Ones, Constant
 random_uniform, random_normal, truncated_normal = RandomUniform, RandomNormal, TruncatedNormal
 glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
 he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
+orthogonal, identity = Orthogonal, Identity
+OrthogonalInitializer, IdentityInitializer = Orthogonal, Identity
+
+
+def serialize(initializer):
+    from .saving.serialization_lib import serialize_keras_object
+    return serialize_keras_object(initializer)
+
+
+def deserialize(config, custom_objects=None):
+    from .saving.serialization_lib import deserialize_keras_object
+    return deserialize_keras_object(config, custom_objects, module_objects=_BY_NAME,
+                                    printable_module_name='initializer')
 
 
 def get(identifier):
@@ -234,11 +298,10 @@ def get(identifier):
         return _BY_NAME[key]()
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()
+    if isinstance(identifier, Initializer):
+        return identifier
     if isinstance(identifier, dict):
-        cls = _BY_NAME.get(str(identifier.get('class_name', '')).lower())
-        if cls is None:
-            raise ValueError(f'Unknown initializer config {identifier!r}.')
-        return cls(**identifier.get('config', {}))
+        return deserialize(identifier)
     if callable(identifier):
         return identifier
     raise ValueError(f'Could not interpret initializer {identifier!r}: '

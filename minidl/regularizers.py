@@ -5,6 +5,8 @@ penalty Tensor that training adds to the loss.
     L2(l2):      l2 * sum(w^2)          (Keras' convention: no factor 1/2)
     L1L2(l1, l2): the sum of both
 """
+import numpy as np
+
 from . import functional as F
 
 
@@ -16,6 +18,10 @@ class Regularizer:
 
     def get_config(self):
         return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     def __repr__(self):
         args = ', '.join(f'{k}={v!r}' for k, v in self.get_config().items())
@@ -70,7 +76,45 @@ def l1_l2(l1=0.01, l2=0.01):
     return L1L2(l1, l2)
 
 
-_BY_NAME = {'l1': L1, 'l2': L2, 'l1_l2': lambda: L1L2(0.01, 0.01), 'l1l2': lambda: L1L2(0.01, 0.01)}
+class OrthogonalRegularizer(Regularizer):
+    """factor * mean(|offdiag(W_n W_n^T)|) where W_n are the rows (mode='rows') or columns
+    (mode='columns') of the 2-D weight, each scaled to unit L2 norm (Keras 3's definition)."""
+
+    def __init__(self, factor=0.01, mode='rows'):
+        if mode not in ('rows', 'columns'):
+            raise ValueError(f"OrthogonalRegularizer: mode must be 'rows' or 'columns', got {mode!r}.")
+        self.factor, self.mode = float(factor), mode
+
+    def __call__(self, weight):
+        if len(weight.shape) != 2:
+            raise ValueError(f'OrthogonalRegularizer needs a 2-D weight, got shape {tuple(weight.shape)}.')
+        w = weight if self.mode == 'rows' else F.transpose(weight)
+        norms = F.sqrt(F.sum(w * w, axis=1, keepdims=True))
+        w = w / F.maximum(norms, 1e-12)
+        product = F.matmul(w, F.transpose(w))
+        n = product.shape[0]
+        offdiag = F.abs(product) * (1 - np.eye(n, dtype=product.dtype))
+        return F.sum(offdiag) * (self.factor / max(n * (n - 1), 1))
+
+    def get_config(self):
+        return {'factor': self.factor, 'mode': self.mode}
+
+
+orthogonal_regularizer = OrthogonalRegularizer
+_BY_NAME = {'l1': L1, 'l2': L2, 'l1_l2': lambda: L1L2(0.01, 0.01), 'l1l2': lambda: L1L2(0.01, 0.01),
+            'orthogonal_regularizer': OrthogonalRegularizer}
+_CLASSES = {'L1': L1, 'L2': L2, 'L1L2': L1L2, 'OrthogonalRegularizer': OrthogonalRegularizer}
+
+
+def serialize(regularizer):
+    from .saving.serialization_lib import serialize_keras_object
+    return serialize_keras_object(regularizer)
+
+
+def deserialize(config, custom_objects=None):
+    from .saving.serialization_lib import deserialize_keras_object
+    return deserialize_keras_object(config, custom_objects, module_objects={**_BY_NAME, **_CLASSES},
+                                    printable_module_name='regularizer')
 
 
 def get(identifier):
@@ -82,11 +126,10 @@ def get(identifier):
         if key not in _BY_NAME:
             raise ValueError(f"Unknown regularizer {identifier!r}: use 'l1', 'l2' or 'l1_l2'.")
         return _BY_NAME[key]()
+    if isinstance(identifier, Regularizer):
+        return identifier
     if isinstance(identifier, dict):
-        cls = {'l1': L1, 'l2': L2, 'l1l2': L1L2}.get(str(identifier.get('class_name', '')).lower())
-        if cls is None:
-            raise ValueError(f'Unknown regularizer config {identifier!r}.')
-        return cls(**identifier.get('config', {}))
+        return deserialize(identifier)
     if callable(identifier):
         return identifier
     raise ValueError(f'Could not interpret regularizer {identifier!r}: pass a name, a Regularizer '

@@ -123,7 +123,7 @@ def test_model_checkpoint_in_fit_writes_files(tmp_path):
     x, y = blobs(40)
     model = MLP()
     model.compile('adam', 'sparse_categorical_crossentropy')
-    path = os.path.join(tmp_path, 'sub', 'best.npz')
+    path = os.path.join(tmp_path, 'sub', 'best.weights.h5')
     model.fit(x, y, epochs=2, validation_split=0.25, verbose=0,
               callbacks=[callbacks.ModelCheckpoint(path, save_best_only=True, save_weights_only=True)])
     assert os.path.exists(path)

@@ -11,3 +11,18 @@ from .normalization import BatchNormalization  # noqa: F401
 from .regularization import Dropout  # noqa: F401
 from .embedding import Embedding  # noqa: F401
 from .merge import Concatenate, Add, concatenate, add  # noqa: F401
+
+
+def serialize(layer):
+    """Keras 3's config envelope of a layer (``minidl.saving.serialize_keras_object``)."""
+    from ..saving.serialization_lib import serialize_keras_object
+    return serialize_keras_object(layer)
+
+
+def deserialize(config, custom_objects=None):
+    """The layer described by a Keras config (3's envelope or 2's ``{'class_name', 'config'}``)."""
+    from ..saving.serialization_lib import deserialize_keras_object
+    namespace = {name: obj for name, obj in globals().items() if isinstance(obj, type) and issubclass(obj, Layer)}
+    from .. import models
+    namespace.update(Sequential=models.Sequential, Model=models.Model, Functional=models.Model)
+    return deserialize_keras_object(config, custom_objects, module_objects=namespace, printable_module_name='layer')

@@ -29,6 +29,10 @@ def get(identifier):
             raise ValueError(f'Unknown activation {identifier!r}. Known: {", ".join(sorted(_BY_NAME))}, '
                              'or pass a callable.')
         return _BY_NAME[key]
+    if isinstance(identifier, dict):
+        from ..saving.serialization_lib import deserialize_keras_object
+        return get(deserialize_keras_object(identifier, module_objects=_BY_NAME,
+                                            printable_module_name='activation'))
     if callable(identifier):
         return identifier
     raise ValueError(f'Could not interpret activation {identifier!r}: pass a name or a callable.')
@@ -40,3 +44,13 @@ def name_of(fn):
         if value is fn:
             return key
     return getattr(fn, '__name__', repr(fn))
+
+
+def serialize(fn):
+    """Keras' form of an activation in a config: the name of a built-in ('relu', 'linear'), else
+    the registered function's config."""
+    for key, value in _BY_NAME.items():
+        if value is fn:
+            return key
+    from ..saving.serialization_lib import serialize_keras_object
+    return serialize_keras_object(fn)

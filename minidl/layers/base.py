@@ -1,26 +1,41 @@
-"""The ``Layer`` base class: weights, the trainable flag, lazy building, and the two ways of
-calling a layer.
+"""The ``Layer`` base class: Keras 3's layer contract on minidl tensors.
 
-* On Tensors or arrays, ``layer(x)`` builds the layer on the first call (from the input's
-  shape, the batch dimension left as None) and runs ``call`` eagerly; gradients flow back
-  through minidl's autograd into the weights.
-* On symbolic ``KerasTensor``s (from ``Input``), ``layer(x)`` builds the layer, infers the
-  output shape with ``compute_output_shape`` and records a ``Node`` in the graph instead;
-  ``Model(inputs, outputs)`` later replays those nodes on real data.
+A layer is called as ``layer(inputs, *args, **kwargs)``. ``Layer.__call__`` does, in order,
+what Keras 3 does:
 
-Shapes given to ``build`` and ``compute_output_shape`` always carry the batch dimension
-first (None when unknown), as in Keras.
+1. On symbolic tensors (``KerasTensor``s from ``Input``, anywhere in the arguments) it builds
+   the layer, infers the output shapes and records a ``Node`` of the graph instead of computing
+   (``Model(inputs, outputs)`` later replays those nodes on real data).
+2. Otherwise arrays in the arguments become Tensors, the layer is built on the first call
+   (``build(input_shape)``, or ``build(query_shape, value_shape, ...)``: each ``<arg>_shape``
+   gets the shape of the call argument ``<arg>``), and ``call`` runs eagerly; gradients flow back
+   through minidl's autograd into the weights.
+3. ``training`` is the value passed explicitly, else the enclosing layer call's, else the
+   default of ``call``'s signature; it is passed only to a ``call`` that declares it.
+4. ``mask``: when ``call`` declares ``mask`` and none is given, the mask carried by the input
+   tensor (``tensor._keras_mask``) is passed (``<arg>_mask`` for layers with several tensor
+   arguments). After the call, a layer that ``supports_masking`` attaches
+   ``compute_mask(inputs, mask)`` to its outputs.
+5. ``activity_regularizer`` adds ``regularizer(output) / batch_size`` to the layer's losses;
+   ``add_loss`` adds any scalar. The outermost call clears the losses of the previous call.
+
+Shapes given to ``build`` and ``compute_output_shape`` carry the batch dimension first (None
+when unknown), as in Keras. Every layer has ``get_config()`` (Keras 3's keys) and
+``from_config(config)``; a subclass that does not write ``get_config`` gets its constructor
+arguments recorded automatically when they are plain values, as in Keras 3.
 """
 import functools
 import inspect
 import re
+import warnings
 
 import numpy as np
 
 from .. import backend
+from .. import constraints as constraints_module
 from .. import initializers as initializers_module
 from .. import regularizers as regularizers_module
-from .. import constraints as constraints_module
+from .. import tree
 from ..autograd import Tensor, Variable, no_grad
 
 _name_counts = {}
@@ -50,16 +65,19 @@ def format_shape(shape):
     return '(' + ', '.join('None' if d is None else str(d) for d in shape) + (',)' if len(shape) == 1 else ')')
 
 
+# --- symbolic tensors and graph nodes --------------------------------------------------------------
 class KerasTensor:
-    """A symbolic tensor: a shape (batch first, None where unknown) and the layer call that
-    produced it. Only layers can be applied to it; Model(inputs, outputs) turns the recorded
-    calls into a runnable graph."""
-    __slots__ = ('shape', 'dtype', 'node', 'index')
+    """A symbolic tensor: a shape (batch first, None where unknown), a dtype and the layer call
+    (``node``) that produced it. Layers and ``minidl.ops`` functions applied to it record new
+    nodes; ``Model(inputs, outputs)`` turns the recorded calls into a runnable graph."""
+    __slots__ = ('shape', 'dtype', 'node', 'index', 'name')
+    __array_priority__ = 200
 
-    def __init__(self, shape, dtype=None, node=None, index=0):
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype or backend.floatx)
+    def __init__(self, shape, dtype=None, node=None, index=0, name=None):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = _as_dtype(dtype)
         self.node, self.index = node, index
+        self.name = name
 
     @property
     def ndim(self):
@@ -69,26 +87,125 @@ class KerasTensor:
     def layer(self):
         return self.node.layer
 
+    @property
+    def _keras_history(self):
+        return (self.node.layer, self.node.index, self.index)
+
     def __repr__(self):
         origin = f", created by layer '{self.node.layer.name}'" if self.node is not None else ''
         return f'<KerasTensor shape={format_shape(self.shape)}, dtype={self.dtype}{origin}>'
 
+    def __len__(self):
+        if not self.shape or self.shape[0] is None:
+            raise TypeError(f'len() of a symbolic tensor of shape {format_shape(self.shape)} is unknown.')
+        return self.shape[0]
+
+    def __bool__(self):
+        raise TypeError('A symbolic tensor (from Input) has no truth value: it holds no data yet. Use '
+                        'minidl.ops.where/cond-like ops, or compute on real data.')
+
+    __hash__ = object.__hash__
+
+    # Arithmetic, indexing and reshaping record op nodes (see ``symbolic_op``).
+    def __add__(self, other): return symbolic_op('add', other=other, lhs=self)
+    def __radd__(self, other): return symbolic_op('add', other=self, lhs=other)
+    def __sub__(self, other): return symbolic_op('subtract', other=other, lhs=self)
+    def __rsub__(self, other): return symbolic_op('subtract', other=self, lhs=other)
+    def __mul__(self, other): return symbolic_op('multiply', other=other, lhs=self)
+    def __rmul__(self, other): return symbolic_op('multiply', other=self, lhs=other)
+    def __truediv__(self, other): return symbolic_op('divide', other=other, lhs=self)
+    def __rtruediv__(self, other): return symbolic_op('divide', other=self, lhs=other)
+    def __pow__(self, other): return symbolic_op('power', other=other, lhs=self)
+    def __rpow__(self, other): return symbolic_op('power', other=self, lhs=other)
+    def __matmul__(self, other): return symbolic_op('matmul', other=other, lhs=self)
+    def __rmatmul__(self, other): return symbolic_op('matmul', other=self, lhs=other)
+    def __neg__(self): return symbolic_op('negative', lhs=self)
+    def __abs__(self): return symbolic_op('absolute', lhs=self)
+    def __getitem__(self, key): return symbolic_op('getitem', key=key, lhs=self)
+
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return symbolic_op('reshape', newshape=tuple(shape), lhs=self)
+
+    @property
+    def T(self):
+        return symbolic_op('transpose', lhs=self)
+
+
+def symbolic_op(name, lhs, **kwargs):
+    """Record ``minidl.ops.<name>`` applied to symbolic tensors as a graph node."""
+    from .. import ops
+    fn = getattr(ops, name)
+    if 'other' in kwargs:
+        return fn(lhs, kwargs.pop('other'), **kwargs)
+    return fn(lhs, **kwargs)
+
+
+def _as_dtype(dtype):
+    if dtype is None:
+        return np.dtype(backend.floatx)
+    if isinstance(dtype, dict):  # a serialized DTypePolicy
+        dtype = dtype.get('config', {}).get('name', 'float32')
+    if isinstance(dtype, str) and dtype in ('string', 'str'):
+        return np.dtype(object)
+    return np.dtype(dtype)
+
+
+def is_symbolic(*structures):
+    return tree.any_leaf(lambda t: isinstance(t, KerasTensor), *structures)
+
 
 class Node:
-    """One call of ``layer`` on symbolic ``inputs`` giving symbolic ``outputs``."""
-    __slots__ = ('layer', 'inputs', 'outputs', 'index', 'multi_input')
+    """One call of ``layer`` on arguments holding symbolic tensors, giving symbolic outputs.
 
-    def __init__(self, layer, inputs, output_shapes, output_dtype, multi_input):
+    ``call_args``/``call_kwargs`` keep the arguments as given (KerasTensors among other values),
+    ``inputs`` are the KerasTensors among them in order, ``outputs`` the output KerasTensors
+    (flat) and ``output_structure`` them as the layer returned them."""
+    __slots__ = ('layer', 'call_args', 'call_kwargs', 'inputs', 'outputs', 'output_structure', 'index')
+
+    def __init__(self, layer, call_args, call_kwargs, output_specs):
         self.layer = layer
-        self.inputs = list(inputs)
-        self.multi_input = multi_input
+        self.call_args = tuple(call_args)
+        self.call_kwargs = dict(call_kwargs)
+        self.inputs = [t for t in tree.flatten((self.call_args, self.call_kwargs)) if isinstance(t, KerasTensor)]
         self.index = len(layer._inbound_nodes)
         layer._inbound_nodes.append(self)
-        self.outputs = [KerasTensor(s, output_dtype, self, i) for i, s in enumerate(output_shapes)]
+        specs = tree.flatten(output_specs) if not _is_spec(output_specs) else [output_specs]
+        self.outputs = [KerasTensor(shape, dtype, self, i) for i, (shape, dtype) in enumerate(specs)]
+        self.output_structure = (self.outputs[0] if _is_spec(output_specs)
+                                 else tree.pack_sequence_as(_spec_skeleton(output_specs), self.outputs))
+
+    @property
+    def is_input(self):
+        return not self.inputs and not self.call_args
 
     def connections(self):
         """Keras' 'Connected to' entries: 'dense[0][0]' for every input."""
         return [f'{t.node.layer.name}[{t.node.index}][{t.index}]' for t in self.inputs]
+
+
+class _Spec(tuple):
+    """(shape, dtype) of one output: a leaf for ``tree`` (it is not walked into)."""
+
+
+def _is_spec(x):
+    return isinstance(x, _Spec)
+
+
+def _spec_skeleton(specs):
+    if _is_spec(specs):
+        return 0
+    if isinstance(specs, dict):
+        return {k: _spec_skeleton(v) for k, v in specs.items()}
+    return type(specs)(_spec_skeleton(v) for v in specs)
+
+
+def _flatten_specs(specs):
+    if _is_spec(specs):
+        return [specs]
+    if isinstance(specs, dict):
+        return [s for v in specs.values() for s in _flatten_specs(v)]
+    return [s for v in specs for s in _flatten_specs(v)]
 
 
 class InputSpec:
@@ -111,44 +228,119 @@ class InputSpec:
                                  f"but got an input of shape {format_shape(shape)}.")
 
 
-def is_symbolic(inputs):
-    if isinstance(inputs, (list, tuple)):
-        return any(isinstance(x, KerasTensor) for x in inputs)
-    return isinstance(inputs, KerasTensor)
-
-
 def batch_shape(x):
     """The shape the layer is built for: the batch dimension replaced by None."""
-    return (None,) + tuple(x.shape[1:])
+    shape = tuple(x.shape)
+    if isinstance(x, KerasTensor):
+        return shape
+    return (None,) + shape[1:] if shape else ()
 
 
-_takes_training = {}
+def shape_structure(x):
+    """Shapes for ``build``/``compute_output_shape``: a tuple for one tensor, a list of tuples
+    for a list/tuple of tensors, a dict of them for a dict."""
+    if isinstance(x, dict):
+        return {k: shape_structure(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [shape_structure(v) for v in x]
+    if x is None or not hasattr(x, 'shape'):
+        return None
+    return batch_shape(x)
 
-_LAYER_KWARGS = ('input_shape', 'batch_input_shape', 'input_dim', 'batch_size', 'dtype', 'input_length')
+
+# --- the call context: ``training`` seen by nested calls, losses cleared per outer call ------------
+class _CallContext:
+    __slots__ = ('training', 'entry')
+
+    def __init__(self, training, entry):
+        self.training, self.entry = training, entry
 
 
+_context = [None]
+
+
+def in_call_context():
+    return _context[0] is not None
+
+
+class _CallSignature:
+    """What ``Layer.__call__`` needs to know about a ``call`` method, computed once per class."""
+    __slots__ = ('signature', 'names', 'first', 'has_training', 'has_mask', 'training_default',
+                 'positional', 'accepts_kwargs')
+
+    def __init__(self, call):
+        sig = inspect.signature(call)
+        params = list(sig.parameters.values())
+        self.signature = sig
+        self.names = {p.name for p in params}
+        self.positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self.first = params[0].name if params else None
+        self.has_training = 'training' in sig.parameters
+        self.has_mask = 'mask' in sig.parameters
+        default = sig.parameters['training'].default if self.has_training else None
+        self.training_default = None if default is inspect.Parameter.empty else default
+        self.accepts_kwargs = any(p.kind == p.VAR_KEYWORD for p in params)
+
+
+_signatures = {}
+
+
+def _call_signature(layer):
+    """The ``_CallSignature`` of ``layer.call`` (cached per class; an instance's own ``call``
+    attribute, as some wrappers set, is inspected each time)."""
+    if 'call' in layer.__dict__:
+        return _CallSignature(layer.call)
+    sig = _signatures.get(type(layer))
+    if sig is None:
+        sig = _signatures[type(layer)] = _CallSignature(layer.call)
+    return sig
+
+
+def _get_mask(x):
+    return getattr(x, '_keras_mask', None) if isinstance(x, Tensor) else None
+
+
+_LEGACY_KWARGS = ('input_shape', 'batch_input_shape', 'input_dim', 'batch_size', 'input_length', 'weights')
+_AUTO_CONFIG_TYPES = (str, int, float, bool, type(None))
+
+
+# --- the layer -----------------------------------------------------------------------------------
 class Layer:
     """Base class of every layer. Subclasses override ``build(input_shape)`` (create weights
-    with ``add_weight``, set ``self.input_spec``), ``call(inputs, training=False)`` and
-    ``compute_output_shape(input_shape)``."""
+    with ``add_weight``), ``call(inputs, ...)`` and ``compute_output_shape(input_shape)``, and
+    ``get_config()`` for their constructor arguments."""
 
-    def __init__(self, name=None, trainable=True, **kwargs):
-        unknown = set(kwargs) - set(_LAYER_KWARGS)
+    def __new__(cls, *args, **kwargs):
+        instance = super().__new__(cls)
+        instance.__dict__['_auto_config'] = _auto_config(cls, args, kwargs)
+        return instance
+
+    def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None, autocast=True, name=None, **kwargs):
+        unknown = set(kwargs) - set(_LEGACY_KWARGS)
         if unknown:
             raise TypeError(f'{type(self).__name__} got unexpected keyword argument(s): {", ".join(sorted(unknown))}.')
         self.__dict__.setdefault('_sublayers', [])
+        if name is not None and (not isinstance(name, str) or not name or '/' in name):
+            raise ValueError(f'{type(self).__name__}: name must be a non-empty string without "/", got {name!r}.')
         self.name = name or unique_name(self._default_name())
         self._trainable = bool(trainable)
         self.built = False
         self.input_spec = None
         self._build_input_shape = None
+        self._build_shapes_dict = None
         self._output_shape = None
         self._own_weights = []          # in creation order
         self._own_trainable = []        # the subset created with trainable=True
-        self._regularized = []          # (regularizer, weight) pairs
+        self._regularized = []          # (regularizer, weight) pairs, kept for Keras 2-style code
         self._inbound_nodes = []
+        self._losses = []
         self._batch_input_shape = self._batch_shape_from_kwargs(kwargs)
-        self.dtype = kwargs.get('dtype')
+        self._initial_weights = kwargs.get('weights')
+        self._dtype = _layer_dtype(self, dtype)
+        self.autocast = bool(autocast)
+        self.activity_regularizer = regularizers_module.get(activity_regularizer)
+        self._supports_masking = type(self).compute_mask is not Layer.compute_mask
+        self._mask_warned = False
 
     def __init_subclass__(cls, **kwargs):
         """Every subclass ``build`` marks the layer built, also when a user calls it directly."""
@@ -171,6 +363,25 @@ class Layer:
             return (kwargs.get('batch_size'), int(kwargs['input_dim']))
         return None
 
+    # --- dtype ----------------------------------------------------------------------------------------
+    @property
+    def dtype(self):
+        """The layer's variable and compute dtype name, e.g. 'float32'."""
+        return self._dtype.name
+
+    @property
+    def compute_dtype(self):
+        return self._dtype.name
+
+    @property
+    def variable_dtype(self):
+        return self._dtype.name
+
+    @property
+    def dtype_policy(self):
+        return {'module': 'keras', 'class_name': 'DTypePolicy', 'config': {'name': self._dtype.name},
+                'registered_name': None}
+
     # --- attribute tracking: layers assigned as attributes become sublayers ------------------
     def __setattr__(self, key, value):
         if isinstance(value, Layer) or (isinstance(value, (list, tuple)) and value
@@ -179,7 +390,24 @@ class Layer:
             for layer in (value if isinstance(value, (list, tuple)) else [value]):
                 if layer is not self and not any(layer is s for s in sublayers):
                     sublayers.append(layer)
+        elif isinstance(value, dict) and value and all(isinstance(v, Layer) for v in value.values()):
+            sublayers = self.__dict__.setdefault('_sublayers', [])
+            for layer in value.values():
+                if layer is not self and not any(layer is s for s in sublayers):
+                    sublayers.append(layer)
         object.__setattr__(self, key, value)
+
+    def _flatten_layers(self, include_self=True):
+        """This layer (optionally) and every layer below it, each once, breadth first."""
+        out, seen, queue = ([self] if include_self else []), {id(self)}, list(self._sublayers)
+        while queue:
+            layer = queue.pop(0)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            out.append(layer)
+            queue.extend(layer._sublayers)
+        return out
 
     # --- trainable flag -----------------------------------------------------------------------
     @property
@@ -219,11 +447,11 @@ class Layer:
             raise ValueError(f"Layer '{self.name}': add_weight({name!r}) needs a fully known, non-negative shape, "
                              f'got {shape}. Create weights in build(), where the input shape is known.')
         shape = tuple(int(d) for d in shape)
-        dtype = np.dtype(a.get('dtype') or backend.floatx)
+        dtype = _as_dtype(a.get('dtype') or self._dtype)
         initializer = a.get('initializer')
         if initializer is None:
             initializer = 'glorot_uniform' if dtype.kind == 'f' else 'zeros'
-        name = name or f'variable_{len(self._own_weights)}'
+        name = name or f'variable_{len(self._own_weights)}' if not name else name
         trainable = a.get('trainable', True)
         trainable = True if trainable is None else bool(trainable)
         data = backend.as_array(initializers_module.get(initializer)(shape, dtype), dtype)
@@ -271,13 +499,9 @@ class Layer:
         trainable = self.trainable_weights
         return [w for w in self.weights if not any(w is t for t in trainable)]
 
-    @property
-    def losses(self):
-        """Regularization penalties (scalar Tensors), computed now from the current weights."""
-        out = [reg(w) for reg, w in self._regularized]
-        for layer in self._sublayers:
-            out.extend(layer.losses)
-        return out
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
 
     def get_weights(self):
         """Copies of the weights as NumPy arrays, in ``weights`` order."""
@@ -304,22 +528,70 @@ class Layer:
                              'built yet. Build it by calling it on data or by giving an input_shape.')
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
+    # --- losses --------------------------------------------------------------------------------------
+    def add_loss(self, loss):
+        """Add a scalar loss (a Tensor) during ``call``; ``fit`` adds it to the training loss."""
+        for value in tree.flatten(loss):
+            if not isinstance(value, Tensor):
+                value = Tensor(backend.as_array(value))
+            self._losses.append(value)
+
+    def _clear_losses(self):
+        for layer in self._flatten_layers():
+            layer._losses.clear()
+
+    @property
+    def losses(self):
+        """The scalar losses of the last call (``add_loss``, activity regularizers) of this layer and
+        its sublayers, then the weight regularization penalties of its trainable weights, computed now."""
+        out = []
+        for layer in self._flatten_layers():
+            out.extend(layer._losses)
+        for w in self.trainable_weights:
+            reg = getattr(w, 'regularizer', None)
+            if reg is not None:
+                out.append(reg(w))
+        return out
+
     # --- building ---------------------------------------------------------------------------------
     def build(self, input_shape):
         """Create the weights for inputs of ``input_shape`` (batch dimension first)."""
 
+    def build_from_config(self, config):
+        if config and not self.built:
+            if 'input_shape' in config:
+                self._maybe_build(_shape_from_config(config['input_shape']))
+            elif 'shapes_dict' in config:
+                self.build(**{k: _shape_from_config(v) for k, v in config['shapes_dict'].items()})
+                self.built = True
+
+    def get_build_config(self):
+        if not self.built or type(self).build is Layer.build:
+            return None
+        if self._build_shapes_dict is not None:
+            if len(self._build_shapes_dict) == 1:
+                return {'input_shape': _shape_to_config(next(iter(self._build_shapes_dict.values())))}
+            return {'shapes_dict': {k: _shape_to_config(v) for k, v in self._build_shapes_dict.items()}}
+        if self._build_input_shape is not None:
+            return {'input_shape': _shape_to_config(self._build_input_shape)}
+        return None
+
     def compute_output_shape(self, input_shape):
-        """Output shape for ``input_shape``. The default runs the layer once on zeros."""
-        shapes = input_shape if _is_shape_list(input_shape) else [input_shape]
-        if any(d is None for s in shapes for d in s[1:]):
-            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) cannot infer its output shape for "
-                             f'input shape {input_shape}: define compute_output_shape.')
-        probes = [Tensor(backend.xp().zeros((1,) + tuple(s[1:]), backend.floatx)) for s in shapes]
-        with no_grad():
-            out = self._run(probes if _is_shape_list(input_shape) else probes[0], False)
-        if isinstance(out, (list, tuple)):
-            return [batch_shape(o) for o in out]
-        return batch_shape(out)
+        """Output shape for ``input_shape``. The default runs the layer on zeros."""
+        structure = _shapes_to_probe(input_shape)
+        return _probe_output_specs(self, (structure,), {}, shapes_only=True)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The mask of the outputs: by default the input's, for layers that support masking."""
+        return previous_mask
+
+    @property
+    def supports_masking(self):
+        return self._supports_masking
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self._supports_masking = bool(value)
 
     def _maybe_build(self, input_shape):
         if self.built:
@@ -329,49 +601,189 @@ class Layer:
         self.build(input_shape)
         self.built = True
         self._build_input_shape = input_shape
+        if self._initial_weights is not None:
+            weights, self._initial_weights = self._initial_weights, None
+            self.set_weights(weights)
+
+    def _build_for_call(self, args, kwargs, bound):
+        """Build from the shapes of the call's arguments (see the module docstring)."""
+        if self.built:
+            return
+        params = _build_parameters(self)
+        if params is None or len(params) <= 1 or bound is None:
+            self._maybe_build(shape_structure(args[0] if args else next(iter(kwargs.values()))))
+            return
+        shapes = {}
+        for p in params:
+            arg = p[:-len('_shape')] if p.endswith('_shape') else None
+            if arg in bound and bound[arg] is not None:
+                shapes[p] = shape_structure(bound[arg])
+        self.build(**shapes)
+        self.built = True
+        self._build_shapes_dict = shapes
+        self._build_input_shape = next(iter(shapes.values()), None)
 
     # --- calling ------------------------------------------------------------------------------
-    def call(self, inputs, training=False):
+    def call(self, inputs, *args, **kwargs):
         return inputs
 
-    def __call__(self, inputs, training=False):
-        if is_symbolic(inputs):
-            return self._call_symbolic(inputs)
-        multi = isinstance(inputs, (list, tuple))
-        inputs = [_to_tensor(x) for x in inputs] if multi else _to_tensor(inputs)
+    def __call__(self, *args, **kwargs):
+        if not args:
+            if not kwargs:
+                raise TypeError(f"Layer '{self.name}' was called without inputs.")
+            sig = _call_signature(self)
+            if sig.first in kwargs:
+                args = (kwargs.pop(sig.first),)
+        if is_symbolic(args, kwargs):
+            return self._call_symbolic(args, kwargs)
+        sig = _call_signature(self)
+        args = (tree.map_structure(_to_tensor, args[0]),) + tuple(tree.map_structure(_maybe_tensor, a)
+                                                                  for a in args[1:])
+        if kwargs:
+            kwargs = {k: (v if k in ('training', 'mask') else tree.map_structure(_maybe_tensor, v))
+                      for k, v in kwargs.items()}
+        explicit_training = kwargs.pop('training', None)
+        if 'mask' in kwargs and kwargs['mask'] is None and not sig.has_mask:
+            del kwargs['mask']  # Keras records mask=None in some nodes of saved graphs
+        simple = len(args) == 1 and not kwargs
+        bound = None if simple else _bind(sig, args, kwargs)
+        first = args[0]
         if not self.built:
-            self._maybe_build([batch_shape(x) for x in inputs] if multi else batch_shape(inputs))
-        elif self.input_spec is not None and not multi:
-            self.input_spec.check(self, inputs.shape)
-        return self._run(inputs, training)
+            self._build_for_call(args, kwargs, bound)
+        elif self.input_spec is not None and isinstance(first, Tensor):
+            self.input_spec.check(self, first.shape)
 
-    def _run(self, inputs, training):
-        takes = _takes_training.get(type(self))
-        if takes is None:
-            takes = _takes_training[type(self)] = 'training' in inspect.signature(self.call).parameters
-        return self.call(inputs, training=training) if takes else self.call(inputs)
+        ctx = _context[0]
+        training = explicit_training
+        if training is None and ctx is not None:
+            training = ctx.training
+        if training is None:
+            training = sig.training_default
+        if sig.has_training and training is not None:
+            kwargs['training'] = training
+        previous_mask = self._fill_masks(sig, first, kwargs, bound)
 
-    def _call_symbolic(self, inputs):
-        multi = isinstance(inputs, (list, tuple))
-        tensors = list(inputs) if multi else [inputs]
-        for t in tensors:
-            if not isinstance(t, KerasTensor):
-                raise TypeError(f"Layer '{self.name}' was called on a mix of symbolic tensors (from Input) and "
-                                f'concrete data ({type(t).__name__}); wrap constants in their own Input.')
-        in_shape = [t.shape for t in tensors] if multi else tensors[0].shape
-        self._maybe_build(in_shape)
-        if self.input_spec is not None and not multi:
-            self.input_spec.check(self, in_shape)
-        out_shape = self.compute_output_shape(in_shape)
-        multi_out = _is_shape_list(out_shape)
+        entry = ctx is None
+        if entry:
+            ctx = _context[0] = _CallContext(training, self)
+            self._clear_losses()
+        saved = ctx.training
+        ctx.training = training
+        try:
+            outputs = self.call(*args, **kwargs)
+        finally:
+            ctx.training = saved
+            if entry:
+                _context[0] = None
+        self._after_call(first, outputs, previous_mask)
+        return outputs
+
+    def _fill_masks(self, sig, first, kwargs, bound):
+        """Pass the input tensors' masks to a ``call`` that declares ``mask`` (or ``<arg>_mask``)."""
+        if sig.has_mask and kwargs.get('mask') is None:
+            if bound is None:
+                mask = tree.map_structure(_get_mask, first)
+                if tree.any_leaf(lambda m: m is not None, mask):
+                    kwargs['mask'] = mask
+            else:
+                tensor_args = {k: v for k, v in bound.items() if k not in ('mask', 'training')
+                               and tree.any_leaf(lambda t: isinstance(t, Tensor), v)}
+                if len(tensor_args) == 1:
+                    mask = tree.map_structure(_get_mask, next(iter(tensor_args.values())))
+                    if tree.any_leaf(lambda m: m is not None, mask):
+                        kwargs['mask'] = mask
+        if bound is not None:
+            for k, v in bound.items():
+                name = f'{k}_mask'
+                if name in sig.names and kwargs.get(name) is None and bound.get(name) is None:
+                    mask = tree.map_structure(_get_mask, v)
+                    if tree.any_leaf(lambda m: m is not None, mask):
+                        kwargs[name] = mask
+        if kwargs.get('mask') is not None:
+            return kwargs['mask']
+        return tree.map_structure(_get_mask, first)
+
+    def _after_call(self, first, outputs, previous_mask):
+        """Activity regularization and the outputs' masks (steps 5 and 4 of the module docstring)."""
+        if self.activity_regularizer is not None:
+            for out in tree.flatten(outputs):
+                if isinstance(out, Tensor):
+                    penalty = self.activity_regularizer(out)
+                    if out.ndim > 0 and out.shape[0]:
+                        penalty = penalty / float(out.shape[0])
+                    self.add_loss(penalty)
+        if self.supports_masking:
+            masks = self.compute_mask(first, previous_mask)
+            if masks is not None:
+                _attach_masks(outputs, masks)
+        elif not self._mask_warned and not getattr(self, '_keeps_masks', False) \
+                and tree.any_leaf(lambda m: m is not None, previous_mask):
+            self._mask_warned = True
+            warnings.warn(f"Layer '{self.name}' (of type {type(self).__name__}) was passed an input with a mask "
+                          'attached to it. However, this layer does not support masking and will therefore '
+                          'destroy the mask information. Downstream layers will not see the mask.', stacklevel=3)
+
+    def _call_symbolic(self, args, kwargs):
+        kwargs = dict(kwargs)
+        sig = _call_signature(self)
+        first = args[0]
+        bound = None if (len(args) == 1 and not kwargs) else _bind(sig, args, {k: v for k, v in kwargs.items()
+                                                                               if k != 'training'})
+        if not self.built:
+            self._build_for_call(args, kwargs, bound)
+        if self.input_spec is not None and isinstance(first, KerasTensor):
+            self.input_spec.check(self, first.shape)
+        specs = self._symbolic_output_specs(args, kwargs, bound)
+        node = Node(self, args, kwargs, specs)
         if self._output_shape is None:
-            self._output_shape = out_shape
-        node = Node(self, tensors, out_shape if multi_out else [out_shape],
-                    self._output_dtype(tensors), multi)
-        return node.outputs if multi_out else node.outputs[0]
+            self._output_shape = tree.map_structure(lambda t: t.shape, node.output_structure)
+        return node.output_structure
+
+    def _symbolic_output_specs(self, args, kwargs, bound):
+        """(shape, dtype) of each output: from ``compute_output_shape`` when the layer defines it
+        and is called on one tensor argument (or maps ``<arg>_shape`` parameters), else by running
+        the layer on zeros."""
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            params = _parameters(self.compute_output_shape)
+            if bound is None or len(params) <= 1:
+                tensor_args = [a for a in args if is_symbolic(a)] + [v for k, v in kwargs.items()
+                                                                    if k != 'training' and is_symbolic(v)]
+                if len(tensor_args) == 1 or bound is None:
+                    shapes = self.compute_output_shape(shape_structure(args[0]))
+                    return _specs_from_shapes(shapes, self._output_dtype(tree.flatten(args[0])))
+            else:
+                shapes = {}
+                for p in params:
+                    arg = p[:-len('_shape')] if p.endswith('_shape') else None
+                    if arg in bound and bound[arg] is not None:
+                        shapes[p] = shape_structure(bound[arg])
+                out = self.compute_output_shape(**shapes)
+                return _specs_from_shapes(out, self._output_dtype(tree.flatten(args[0])))
+        return _probe_output_specs(self, args, kwargs)
 
     def _output_dtype(self, inputs):
-        return backend.floatx
+        return self._dtype
+
+    # --- symbolic views -------------------------------------------------------------------------
+    def _single_node(self, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has no {what} yet: it has not been called on a symbolic "
+                                 'input (Input(...)).')
+        if len(self._inbound_nodes) > 1:
+            raise AttributeError(f"Layer '{self.name}' has been called {len(self._inbound_nodes)} times, so its "
+                                 f'{what} is ambiguous: use layer._inbound_nodes[i] instead.')
+        return self._inbound_nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input(s) of the layer's only call."""
+        inputs = self._single_node('input').inputs
+        return inputs[0] if len(inputs) == 1 else inputs
+
+    @property
+    def output(self):
+        """The symbolic output(s) of the layer's only call."""
+        return self._single_node('output').output_structure
 
     @property
     def output_shape(self):
@@ -380,8 +792,200 @@ class Layer:
                                  'or build the model that holds it.')
         return self._output_shape
 
+    # --- configuration ---------------------------------------------------------------------------
+    def get_config(self):
+        """The constructor arguments (Keras 3's keys): name, trainable, dtype and, for a subclass
+        that does not write its own ``get_config``, the plain-valued arguments it was created with."""
+        config = {'name': self.name, 'trainable': self.trainable, 'dtype': self.dtype_policy}
+        if type(self).get_config is Layer.get_config and type(self) is not Layer:
+            auto = self.__dict__.get('_auto_config')
+            if auto is None:
+                raise NotImplementedError(
+                    f'Layer {type(self).__name__} was created with arguments that are not plain values (or with '
+                    f'*args), so it needs its own get_config() to be saved: return '
+                    '{**super().get_config(), "arg1": self.arg1, ...} and accept those keys in __init__.')
+            config.update(auto)
+            init = inspect.signature(type(self).__init__).parameters
+            if 'name' not in init and not any(p.kind == p.VAR_KEYWORD for p in init.values()):
+                config.pop('name', None)
+        if self.activity_regularizer is not None:
+            from ..saving.serialization_lib import serialize_keras_object
+            config['activity_regularizer'] = serialize_keras_object(self.activity_regularizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get('dtype'), dict):
+            config['dtype'] = config['dtype'].get('config', {}).get('name')
+        try:
+            return cls(**config)
+        except TypeError as exc:
+            raise TypeError(f'{cls.__name__}.from_config could not rebuild the layer from {sorted(config)}: {exc}. '
+                            'A custom layer must accept every key its get_config() returns.') from None
+
     def __repr__(self):
         return f"<{type(self).__name__} name='{self.name}', built={self.built}>"
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+def _auto_config(cls, args, kwargs):
+    """Keras 3's automatic config: the constructor arguments bound to ``__init__`` (defaults
+    included, ``**kwargs`` expanded), when every one is a plain value; else None."""
+    try:
+        sig = inspect.signature(cls.__init__)
+        bound = sig.bind(None, *args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_POSITIONAL and p.name in bound.arguments for p in sig.parameters.values()):
+        return None
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    arguments.pop(next(iter(sig.parameters)))
+    for p in sig.parameters.values():
+        if p.kind == p.VAR_KEYWORD:
+            arguments.update(arguments.pop(p.name, {}))
+        elif p.kind == p.VAR_POSITIONAL:
+            arguments.pop(p.name, None)
+    try:
+        if not all(isinstance(v, _AUTO_CONFIG_TYPES) for v in tree.flatten(arguments)):
+            return None
+    except TypeError:
+        return None
+    return arguments
+
+
+def _layer_dtype(layer, dtype):
+    if dtype is None:
+        return np.dtype(backend.floatx)
+    name = dtype.get('config', {}).get('name') if isinstance(dtype, dict) else dtype
+    if isinstance(name, str) and name.startswith('mixed_'):
+        raise ValueError(f"Layer '{layer.name}': mixed precision ({name!r}) is not supported by minidl; use "
+                         "'float32' (the default) or 'float64'.")
+    try:
+        return _as_dtype(name)
+    except TypeError:
+        raise ValueError(f"Layer '{layer.name}': unknown dtype {dtype!r}.") from None
+
+
+def _parameters(method):
+    try:
+        return [p.name for p in inspect.signature(method).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    except (TypeError, ValueError):
+        return []
+
+
+_build_params_cache = {}
+
+
+def _build_parameters(layer):
+    key = type(layer)
+    if key not in _build_params_cache:
+        build = getattr(type(layer), 'build')
+        build = getattr(build, '__wrapped__', build)
+        params = _parameters(build)[1:]
+        _build_params_cache[key] = params
+    return _build_params_cache[key]
+
+
+def _bind(sig, args, kwargs):
+    try:
+        bound = sig.signature.bind(*args, **kwargs)
+    except TypeError:
+        return None
+    arguments = dict(bound.arguments)
+    for p in sig.signature.parameters.values():
+        if p.kind == p.VAR_KEYWORD and p.name in arguments:
+            arguments.update(arguments.pop(p.name))
+    return arguments
+
+
+def _attach_masks(outputs, masks):
+    outs = tree.flatten(outputs)
+    ms = tree.flatten(masks) if tree.is_nested(masks) else [masks] * len(outs)
+    for out, mask in zip(outs, ms):
+        if isinstance(out, Tensor) and mask is not None and getattr(out, '_keras_mask', None) is None:
+            out._keras_mask = mask.data if isinstance(mask, Tensor) else mask
+
+
+def _specs_from_shapes(shapes, dtype):
+    if isinstance(shapes, dict):
+        return {k: _specs_from_shapes(v, dtype) for k, v in shapes.items()}
+    if _is_shape_list(shapes) or (isinstance(shapes, (list, tuple)) and shapes
+                                  and all(isinstance(s, (list, tuple)) for s in shapes)):
+        return [_specs_from_shapes(s, dtype) for s in shapes]
+    return _Spec((tuple(shapes), dtype))
+
+
+def _shapes_to_probe(shape):
+    """A shape structure turned into KerasTensors, for probing."""
+    if isinstance(shape, dict):
+        return {k: _shapes_to_probe(v) for k, v in shape.items()}
+    if _is_shape_list(shape):
+        return [_shapes_to_probe(s) for s in shape]
+    return KerasTensor(shape)
+
+
+_PROBE_SIZES = (2, 3)
+
+
+def _probe_output_specs(layer, args, kwargs, shapes_only=False):
+    """Output (shape, dtype) by running ``layer.call`` on zeros twice, with every unknown size
+    (None) set to 2 and then to 3: output sizes that change with them are unknown (None)."""
+    runs = []
+    for size in _PROBE_SIZES:
+        def concrete(t, size=size):
+            if not isinstance(t, KerasTensor):
+                return t
+            shape = tuple(size if d is None else d for d in t.shape)
+            dtype = t.dtype if t.dtype != np.dtype(object) else np.dtype('<U8')
+            return Tensor(backend.xp().zeros(shape, dtype) if dtype.kind != 'U' else np.full(shape, '', dtype))
+        probe_args = tree.map_structure(concrete, tuple(args))
+        probe_kwargs = {k: tree.map_structure(concrete, v) for k, v in kwargs.items()}
+        sig = _call_signature(layer)
+        if 'training' in probe_kwargs and not sig.has_training:
+            probe_kwargs.pop('training')
+        try:
+            with no_grad():
+                out = layer.call(*probe_args, **probe_kwargs)
+        except Exception as exc:
+            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) could not infer its output shape by "
+                             f'running on zeros ({type(exc).__name__}: {exc}). Define compute_output_shape(), '
+                             'or check the input shapes.') from exc
+        runs.append(out)
+    first, second = runs
+
+    def spec(a, b):
+        a_shape, b_shape = tuple(a.shape), tuple(b.shape)
+        if len(a_shape) != len(b_shape):
+            shape = tuple(None for _ in a_shape)
+        else:
+            shape = tuple(x if x == y else None for x, y in zip(a_shape, b_shape))
+        return _Spec((shape, np.dtype(getattr(a, 'dtype', backend.floatx))))
+    if not tree.is_nested(first):
+        result = spec(first, second)
+        return result[0] if shapes_only else result
+    flat = [spec(a, b) for a, b in zip(tree.flatten(first), tree.flatten(second))]
+    if shapes_only:
+        return tree.pack_sequence_as(first, [s[0] for s in flat])
+    return tree.pack_sequence_as(first, flat)
+
+
+def _shape_to_config(shape):
+    if isinstance(shape, dict):
+        return {k: _shape_to_config(v) for k, v in shape.items()}
+    if _is_shape_list(shape):
+        return [_shape_to_config(s) for s in shape]
+    return list(shape)
+
+
+def _shape_from_config(shape):
+    if isinstance(shape, dict):
+        return {k: _shape_from_config(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and shape and all(isinstance(s, (list, tuple)) for s in shape):
+        return [tuple(s) for s in shape]
+    return tuple(shape)
 
 
 def _add_weight_keras3(shape=None, initializer=None, dtype=None, trainable=True, autocast=True, regularizer=None,
@@ -415,12 +1019,19 @@ def _is_shape_list(shape):
 
 def _to_tensor(x):
     """Tensors pass through; arrays become constant Tensors, float64 data cast to floatx."""
-    if isinstance(x, Tensor):
+    if isinstance(x, Tensor) or x is None or isinstance(x, (str, bytes)):
         return x
     data = backend.as_array(x)
     if data.dtype.kind == 'f' and data.dtype != backend.floatx:
         data = data.astype(backend.floatx)
     return Tensor(data)
+
+
+def _maybe_tensor(x):
+    """Arrays among the extra arguments become Tensors; everything else passes."""
+    if isinstance(x, np.ndarray) or backend.is_cupy(x):
+        return _to_tensor(x)
+    return x
 
 
 def _check_declared_shape(layer, input_shape):

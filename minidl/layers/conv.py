@@ -1,15 +1,9 @@
 """Conv1D and Conv2D layers (channels-last, Keras kernel layout)."""
+from .. import constraints, initializers, regularizers
 from ..functional.conv import conv1d, conv2d
 from . import activations
 from .base import Layer, InputSpec, format_shape
-
-
-def normalize_tuple(value, n, what, layer_name):
-    """An int or a sequence of n positive ints, as an n-tuple."""
-    values = (value,) * n if isinstance(value, int) else tuple(value)
-    if len(values) != n or not all(isinstance(v, int) and v >= 1 for v in values):
-        raise ValueError(f"Layer '{layer_name}': {what} must be a positive int or {n} positive ints, got {value!r}.")
-    return values
+from .options import channels_last, int_tuple, positive_int, reject_unsupported, serialized
 
 
 def normalize_padding(padding, layer_name):
@@ -32,20 +26,27 @@ class _Conv(Layer):
     rank = None
     layout = None
 
-    def __init__(self, filters, kernel_size, strides=1, padding='valid', activation=None, use_bias=True,
-                 kernel_initializer='glorot_uniform', bias_initializer='zeros', kernel_regularizer=None,
-                 bias_regularizer=None, **kwargs):
-        super().__init__(**kwargs)
-        if int(filters) <= 0:
-            raise ValueError(f"Layer '{self.name}': filters must be positive, got {filters!r}.")
-        self.filters = int(filters)
-        self.kernel_size = normalize_tuple(kernel_size, self.rank, 'kernel_size', self.name)
-        self.strides = normalize_tuple(strides, self.rank, 'strides', self.name)
+    def __init__(self, filters, kernel_size, strides=1, padding='valid', data_format=None, dilation_rate=1, groups=1,
+                 activation=None, use_bias=True, kernel_initializer='glorot_uniform', bias_initializer='zeros',
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.filters = positive_int(self, 'filters', filters)
+        self.kernel_size = int_tuple(self, 'kernel_size', kernel_size, self.rank)
+        self.strides = int_tuple(self, 'strides', strides, self.rank)
         self.padding = normalize_padding(padding, self.name)
+        self.data_format = channels_last(self, data_format)
+        self.dilation_rate = int_tuple(self, 'dilation_rate', dilation_rate, self.rank)
+        self.groups = positive_int(self, 'groups', groups)
+        reject_unsupported(self, dilation_rate=self.dilation_rate, groups=self.groups)
         self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape):
         name = type(self).__name__
@@ -63,16 +64,24 @@ class _Conv(Layer):
                              f"{format_shape(out)}). Use padding='same' or a smaller kernel.")
         self.kernel = self.add_weight(shape=self.kernel_size + (channels, self.filters),
                                       initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      name='kernel')
+                                      constraint=self.kernel_constraint, name='kernel')
         self.bias = self.add_weight(shape=(self.filters,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer, name='bias') \
-            if self.use_bias else None
+                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                                    name='bias') if self.use_bias else None
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: channels}, describe=f' {self.layout}')
 
     def compute_output_shape(self, input_shape):
         spatial = tuple(output_length(n, k, s, self.padding)
                         for n, k, s in zip(input_shape[1:-1], self.kernel_size, self.strides))
         return (input_shape[0],) + spatial + (self.filters,)
+
+    def get_config(self):
+        return {**super().get_config(), 'filters': self.filters, 'kernel_size': list(self.kernel_size),
+                'strides': list(self.strides), 'padding': self.padding, 'data_format': self.data_format,
+                'dilation_rate': list(self.dilation_rate), 'groups': self.groups,
+                'activation': activations.serialize(self.activation), 'use_bias': self.use_bias,
+                **serialized(self, 'kernel_initializer', 'bias_initializer', 'kernel_regularizer', 'bias_regularizer',
+                             'activity_regularizer', 'kernel_constraint', 'bias_constraint')}
 
 
 class Conv2D(_Conv):

@@ -1,17 +1,29 @@
 """Input, Dense, Flatten, Reshape and the activation layers."""
 import numpy as np
 
-from .. import backend
+from .. import constraints, initializers, regularizers
 from .. import functional as F
 from . import activations
-from .base import Layer, InputSpec, KerasTensor, Node, format_shape, unique_name
+from .base import Layer, InputSpec, KerasTensor, Node, _Spec, format_shape, unique_name
+from .options import channels_last, positive_int, reject_unsupported, serialized
 
 
 class InputLayer(Layer):
     """The entry point of a graph: holds the batch shape and creates the symbolic input."""
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None, batch_shape=None):
-        Layer.__init__(self, name=name or unique_name('input', zero_based=False))
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,
+                 input_tensor=None, optional=False, name=None, input_shape=None, **kwargs):
+        if kwargs.pop('batch_input_shape', None) is not None and batch_shape is None:
+            batch_shape = kwargs.get('batch_input_shape')
+        unknown = set(kwargs) - {'trainable'}
+        if unknown:
+            raise TypeError(f'InputLayer got unexpected keyword argument(s): {", ".join(sorted(unknown))}.')
+        for flag, value in (('sparse', sparse), ('ragged', ragged)):
+            if value:
+                raise ValueError(f'InputLayer: {flag} tensors are not supported by minidl; pass dense arrays.')
+        if input_tensor is not None:
+            raise ValueError('InputLayer: input_tensor= is not supported; use the tensor itself as the input.')
+        Layer.__init__(self, name=name or unique_name('input', zero_based=False), dtype=dtype)
         if batch_shape is None:
             shape = shape if shape is not None else input_shape
             if shape is None:
@@ -20,35 +32,49 @@ class InputLayer(Layer):
             shape = (shape,) if isinstance(shape, int) else tuple(shape)
             batch_shape = (batch_size,) + shape
         self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
-        self.dtype = np.dtype(dtype or backend.floatx)
+        self.optional = bool(optional)
         self.built = True
         self._build_input_shape = self.batch_shape
         self._output_shape = [self.batch_shape]  # Keras 2 prints InputLayer shapes as a list
-        node = Node(self, [], [self.batch_shape], self.dtype, False)
-        self.output = node.outputs[0]
+        Node(self, (), {}, _Spec((self.batch_shape, self._dtype)))
+
+    @property
+    def output(self):
+        return self._inbound_nodes[0].outputs[0]
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
+    def get_config(self):
+        return {'batch_shape': list(self.batch_shape), 'dtype': self.dtype, 'sparse': False, 'ragged': False,
+                'name': self.name, 'optional': self.optional}
 
-def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
-    """A symbolic input tensor of ``shape`` (without the batch dimension)."""
-    return InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape).output
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, name=None,
+          tensor=None, optional=False):
+    """A symbolic input tensor of ``shape`` (without the batch dimension), as ``keras.Input``."""
+    return InputLayer(shape, batch_size=batch_size, dtype=dtype, sparse=sparse, ragged=ragged,
+                      batch_shape=batch_shape, input_tensor=tensor, optional=optional, name=name).output
 
 
 class Dense(Layer):
     """y = activation(x @ kernel + bias), applied to the last axis of x."""
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer='glorot_uniform',
-                 bias_initializer='zeros', kernel_regularizer=None, bias_regularizer=None, **kwargs):
-        super().__init__(**kwargs)
-        if int(units) <= 0:
-            raise ValueError(f"Dense '{self.name}' needs a positive number of units, got {units!r}.")
-        self.units = int(units)
+                 bias_initializer='zeros', kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 quantization_config=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.units = positive_int(self, 'units', units)
+        reject_unsupported(self, lora_rank=lora_rank, quantization_config=quantization_config)
         self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
@@ -56,10 +82,11 @@ class Dense(Layer):
                              f'dimension, but got input shape {format_shape(input_shape)}.')
         n_in = input_shape[-1]
         self.kernel = self.add_weight(shape=(n_in, self.units), initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, name='kernel')
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                                      name='kernel')
         self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer, name='bias') \
-            if self.use_bias else None
+                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                                    name='bias') if self.use_bias else None
         self.input_spec = InputSpec(min_ndim=2, axes={-1: n_in})
 
     def call(self, inputs, training=False):
@@ -79,9 +106,23 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
+    def get_config(self):
+        return {**super().get_config(), 'units': self.units, 'activation': activations.serialize(self.activation),
+                'use_bias': self.use_bias, **serialized(self, 'kernel_initializer', 'bias_initializer',
+                                                        'kernel_regularizer', 'bias_regularizer',
+                                                        'kernel_constraint', 'bias_constraint'),
+                'quantization_config': None}
+
 
 class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1 * d2 * ...)."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = channels_last(self, data_format)
+
+    def get_config(self):
+        return {**super().get_config(), 'data_format': self.data_format}
 
     def build(self, input_shape):
         if len(input_shape) < 2:
@@ -133,6 +174,9 @@ class Reshape(Layer):
 
     def call(self, inputs, training=False):
         return F.reshape(inputs, (inputs.shape[0],) + self.target_shape)
+
+    def get_config(self):
+        return {**super().get_config(), 'target_shape': list(self.target_shape)}
 
 
 class Activation(Layer):

@@ -51,6 +51,9 @@ class Concatenate(_Merge):
         self.compute_output_shape([tuple(x.shape) for x in inputs])
         return F.concatenate(list(inputs), axis=self.axis % inputs[0].ndim)
 
+    def get_config(self):
+        return {**super().get_config(), 'axis': self.axis}
+
 
 class Add(_Merge):
     """Element-wise sum of inputs of the same shape."""

@@ -5,7 +5,8 @@ from .. import backend
 from .. import functional as F
 from ..functional import pool
 from .base import Layer, InputSpec, format_shape
-from .conv import normalize_padding, normalize_tuple, output_length
+from .conv import normalize_padding, output_length
+from .options import channels_last, int_tuple
 
 
 class _Pooling(Layer):
@@ -13,18 +14,24 @@ class _Pooling(Layer):
     op = None
     layout = None
 
-    def __init__(self, pool_size=2, strides=None, padding='valid', **kwargs):
-        super().__init__(**kwargs)
-        self.pool_size = normalize_tuple(pool_size, self.rank, 'pool_size', self.name)
-        self.strides = self.pool_size if strides is None else normalize_tuple(strides, self.rank, 'strides', self.name)
+    def __init__(self, pool_size=2, strides=None, padding='valid', data_format=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.pool_size = int_tuple(self, 'pool_size', pool_size, self.rank)
+        self.strides = self.pool_size if strides is None else int_tuple(self, 'strides', strides, self.rank)
         self.padding = normalize_padding(padding, self.name)
+        self.data_format = channels_last(self, data_format)
+
+    def get_config(self):
+        return {**super().get_config(), 'pool_size': list(self.pool_size), 'padding': self.padding,
+                'strides': list(self.strides), 'data_format': self.data_format}
 
     def build(self, input_shape):
         _check_rank(self, input_shape)
         out = self.compute_output_shape(input_shape)
         if any(d is not None and d <= 0 for d in out[1:-1]):
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): pool {self.pool_size} with padding "
-                             f"'{self.padding}' does not fit input shape {format_shape(input_shape)}.")
+                             f"'{self.padding}' does not fit input shape {format_shape(input_shape)} (the pool is "
+                             "larger than the input). Use a smaller pool_size or padding='same'.")
         self.input_spec = InputSpec(ndim=self.rank + 2, describe=f' {self.layout}')
 
     def call(self, inputs, training=False):
@@ -62,18 +69,31 @@ class AveragePooling1D(_Pooling):
 
 
 class _GlobalPooling(Layer):
-    """(N, *spatial, C) -> (N, C)."""
+    """(N, *spatial, C) -> (N, C), or (N, 1, ..., 1, C) with ``keepdims``."""
     rank, op, layout = None, None, None
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = channels_last(self, data_format)
+        self.keepdims = bool(keepdims)
 
     def build(self, input_shape):
         _check_rank(self, input_shape)
         self.input_spec = InputSpec(ndim=self.rank + 2, describe=f' {self.layout}')
 
     def call(self, inputs, training=False):
-        return type(self).op(inputs)
+        y = type(self).op(inputs)
+        if self.keepdims:
+            y = F.reshape(y, (y.shape[0],) + (1,) * self.rank + (y.shape[-1],))
+        return y
 
     def compute_output_shape(self, input_shape):
+        if self.keepdims:
+            return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
         return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), 'data_format': self.data_format, 'keepdims': self.keepdims}
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
@@ -96,9 +116,18 @@ class UpSampling2D(Layer):
     """Nearest-neighbour up-sampling: (N, H, W, C) -> (N, H*sh, W*sw, C)."""
     rank, layout = 2, _LAYOUT[2]
 
-    def __init__(self, size=2, **kwargs):
+    def __init__(self, size=(2, 2), data_format=None, interpolation='nearest', **kwargs):
         super().__init__(**kwargs)
-        self.size = normalize_tuple(size, 2, 'size', self.name)
+        self.size = int_tuple(self, 'size', size, 2)
+        self.data_format = channels_last(self, data_format)
+        if interpolation != 'nearest':
+            raise ValueError(f"Layer '{self.name}' (UpSampling2D): interpolation={interpolation!r} is not "
+                             "supported yet; use 'nearest'.")
+        self.interpolation = interpolation
+
+    def get_config(self):
+        return {**super().get_config(), 'size': list(self.size), 'data_format': self.data_format,
+                'interpolation': self.interpolation}
 
     def build(self, input_shape):
         _check_rank(self, input_shape)
@@ -117,8 +146,9 @@ class ZeroPadding2D(Layer):
     ``padding``: an int, (symmetric_height, symmetric_width) or ((top, bottom), (left, right))."""
     rank, layout = 2, _LAYOUT[2]
 
-    def __init__(self, padding=1, **kwargs):
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.data_format = channels_last(self, data_format)
         if isinstance(padding, int):
             padding = ((padding, padding), (padding, padding))
         padding = tuple((p, p) if isinstance(p, int) else tuple(p) for p in padding)
@@ -126,6 +156,9 @@ class ZeroPadding2D(Layer):
             raise ValueError(f"Layer '{self.name}' (ZeroPadding2D): padding must be an int, a pair, or "
                              f'((top, bottom), (left, right)) of non-negative ints, got {padding!r}.')
         self.padding = padding
+
+    def get_config(self):
+        return {**super().get_config(), 'padding': [list(p) for p in self.padding], 'data_format': self.data_format}
 
     def build(self, input_shape):
         _check_rank(self, input_shape)

@@ -8,8 +8,8 @@ class Sequential(Model):
     """``Sequential([layers...])`` or ``add()`` one at a time. Built at once when the first layer
     declares ``input_shape`` (or an ``InputLayer``/``Input`` comes first), else on the first call."""
 
-    def __init__(self, layers=None, name=None, trainable=True):
-        Model.__init__(self, name=name, trainable=trainable)
+    def __init__(self, layers=None, trainable=True, name=None, dtype=None):
+        Model.__init__(self, name=name, trainable=trainable, dtype=dtype)
         object.__setattr__(self, '_input_batch_shape', None)
         object.__setattr__(self, '_output_shapes', [])   # per layer, once built
         object.__setattr__(self, '_symbolic', None)       # (inputs, outputs) made on demand
@@ -25,10 +25,12 @@ class Sequential(Model):
         if isinstance(layer, KerasTensor):
             layer = layer.node.layer
         if isinstance(layer, InputLayer):
+            object.__setattr__(self, '_input_name', layer.name)
             if self._sublayers:
                 raise ValueError(f"Sequential '{self.name}': an InputLayer can only come first, but the model "
                                  f'already has {len(self._sublayers)} layer(s).')
             object.__setattr__(self, '_input_batch_shape', layer.batch_shape)
+            object.__setattr__(self, '_declared_input_dtype', layer.dtype)
             self.built = False
             self.build(layer.batch_shape)
             return
@@ -86,7 +88,7 @@ class Sequential(Model):
         if not self.built:
             self.build(input_shape)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=None, mask=None):
         expected = self._build_input_shape
         shape = inputs.shape
         if expected is not None and (len(shape) != len(expected) or any(
@@ -95,7 +97,7 @@ class Sequential(Model):
                              f'but got data of shape {format_shape(tuple(shape))}.')
         x = inputs
         for layer in self._sublayers:
-            x = layer(x, training=training)
+            x = layer(x) if training is None else layer(x, training=training)
         return x
 
     def compute_output_shape(self, input_shape):
@@ -109,12 +111,24 @@ class Sequential(Model):
         if not self.built or not self._sublayers:
             raise AttributeError(f"Sequential '{self.name}' has no {what} before it is built with layers.")
         if self._symbolic is None:
-            x = Input(batch_shape=self._build_input_shape, name=f'{self._sublayers[0].name}_input')
+            x = Input(batch_shape=self._build_input_shape, name=f'{self._sublayers[0].name}_input',
+                      dtype=self._input_dtype())
             y = x
             for layer in self._sublayers:
                 y = layer(y)
             object.__setattr__(self, '_symbolic', ([x], [y]))
         return self._symbolic
+
+    def _input_dtype(self):
+        return getattr(self, '_declared_input_dtype', None)
+
+    @property
+    def input(self):
+        return self._symbolic_graph('input')[0][0]
+
+    @property
+    def output(self):
+        return self._symbolic_graph('output')[1][0]
 
     @property
     def inputs(self):
@@ -144,6 +158,46 @@ class Sequential(Model):
 
     def _summary_class_name(self):
         return type(self).__name__
+
+    # --- configuration (Keras 3's: the layers in order, an InputLayer first when the shape is known) ----
+    def get_config(self):
+        from ..saving.serialization_lib import serialize_keras_object
+        layers = []
+        if self._input_batch_shape is not None or (self.built and self._build_input_shape is not None):
+            shape = self._input_batch_shape or self._build_input_shape
+            layers.append({'module': 'keras.layers', 'class_name': 'InputLayer',
+                           'config': {'batch_shape': list(shape), 'dtype': self.dtype, 'sparse': False,
+                                      'ragged': False, 'name': self._input_layer_name(), 'optional': False},
+                           'registered_name': None})
+        layers.extend(serialize_keras_object(layer) for layer in self._sublayers)
+        config = {'name': self.name, 'trainable': self.trainable, 'dtype': self.dtype_policy, 'layers': layers}
+        if self.built and self._build_input_shape is not None:
+            config['build_input_shape'] = list(self._build_input_shape)
+        return config
+
+    def _input_layer_name(self):
+        return getattr(self, '_input_name', None) or f'{self.name}_input'
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..saving.serialization_lib import deserialize_keras_object
+        from ..layers import deserialize as deserialize_layer
+        config = dict(config)
+        layer_configs = config.pop('layers')
+        dtype = config.pop('dtype', None)
+        if isinstance(dtype, dict):
+            dtype = dtype.get('config', {}).get('name')
+        build_shape = config.pop('build_input_shape', None)
+        model = cls(name=config.get('name'), trainable=config.get('trainable', True), dtype=dtype)
+        for layer_config in layer_configs:
+            layer = deserialize_layer(layer_config, custom_objects=custom_objects)
+            if isinstance(layer, InputLayer):
+                object.__setattr__(model, '_input_name', layer.name)
+            model.add(layer)
+        if not model.built and build_shape is not None:
+            model.build(tuple(build_shape))
+        del deserialize_keras_object
+        return model
 
 
 def _build_one(layer, shape):

@@ -1,0 +1,53 @@
+"""Argument checks and config helpers shared by the layers: one message for each kind of
+invalid argument, and the serialized form of nested objects (initializers, regularizers,
+constraints) in ``get_config``."""
+import numpy as np
+
+
+def positive_int(layer, what, value):
+    """``value`` as an int >= 1, or a ValueError naming the layer and the argument."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)) \
+            or int(value) != value or int(value) < 1:
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): {what} must be a positive integer, "
+                         f'got {value!r}.')
+    return int(value)
+
+
+def int_tuple(layer, what, value, n, minimum=1):
+    """An int or a sequence of ``n`` ints >= ``minimum`` (kernel sizes, strides, pool sizes), as a tuple."""
+    values = (value,) * n if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+    try:
+        values = tuple(values)
+    except TypeError:
+        values = None
+    if values is None or len(values) != n or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in values):
+        kind = 'positive' if minimum == 1 else f'>= {minimum}'
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): {what} must be a {kind} int or a "
+                         f'sequence of {n} {kind} ints, got {value!r}.')
+    return tuple(int(v) for v in values)
+
+
+def channels_last(layer, data_format):
+    """minidl is channels-last: None or 'channels_last' pass, 'channels_first' is refused clearly."""
+    if data_format in (None, 'channels_last'):
+        return 'channels_last'
+    if data_format == 'channels_first':
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): data_format='channels_first' is not "
+                         "supported; minidl is channels-last (N, ..., C). Transpose the data and use the default.")
+    raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): data_format must be 'channels_last' or "
+                     f"'channels_first', got {data_format!r}.")
+
+
+def reject_unsupported(layer, **values):
+    """Keras arguments minidl does not implement must stay at their neutral value."""
+    for name, value in values.items():
+        if value not in (None, False, 0, 1, (1,), (1, 1), (1, 1, 1)):
+            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): {name}={value!r} is not supported "
+                             'by minidl; leave it at its default.')
+
+
+def serialized(layer, *attributes):
+    """{name: serialized value} of nested config objects, in the order given."""
+    from ..saving.serialization_lib import serialize_keras_object
+    return {name: serialize_keras_object(getattr(layer, name)) for name in attributes}
