@@ -79,6 +79,10 @@ class Optimizer:
         """The slot arrays, weight by weight, in creation order."""
         return [a for _, slots in self._slots.values() for a in slots.values()]
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
     def get_config(self):
         """Constructor arguments as a dict (Keras' ``get_config``)."""
         return {k.lstrip('_'): v for k, v in vars(self).items()

@@ -127,6 +127,9 @@ def serialize_keras_object(obj):
            'class_name': public[1] if public and not registered else type(obj).__name__,
            'config': serialize_keras_object(config),
            'registered_name': registered}
+    envelope = getattr(obj, '_keras_envelope', None)
+    if envelope is not None and envelope() is not None:
+        out['module'], out['class_name'], out['registered_name'] = envelope()
     for hook, key in (('get_build_config', 'build_config'), ('get_compile_config', 'compile_config')):
         method = getattr(obj, hook, None)
         if method is not None:
@@ -268,9 +271,11 @@ def _keras_builtin(module, name):
         return getattr(_namespace('minidl.models'), _MODEL_CLASSES[(module, name)])
     keras_module = module
     if module.startswith('keras.src.'):
-        # Pre-export spellings such as 'keras.src.layers.core.dense': match on the family.
-        family = module.split('.')[2] if len(module.split('.')) > 2 else ''
-        keras_module = f'keras.{family}'
+        # Internal spellings ('keras.src.layers.core.dense', 'keras.src.backend.torch.optimizers.torch_adam'):
+        # match on the family named in the path.
+        parts = module.split('.')
+        families = [p for p in parts[2:] if f'keras.{p}' in {k for k, _ in PUBLIC_NAMESPACES}]
+        keras_module = f'keras.{families[0]}' if families else module
     for public, minidl_module in PUBLIC_NAMESPACES:
         if public == keras_module:
             namespace = _namespace(minidl_module)
