@@ -8,7 +8,7 @@ from .autograd import Tensor, Variable, Function, no_grad, is_grad_enabled  # no
 from .kernels import use_kernels, kernels_mode  # noqa: F401
 from . import functional  # noqa: F401
 from . import initializers, regularizers, constraints, layers, losses, metrics, optimizers, callbacks, models  # noqa: F401
-from . import datasets, preprocessing, utils, saving  # noqa: F401
+from . import datasets, preprocessing, utils, saving, ops, random  # noqa: F401
 from .layers import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 

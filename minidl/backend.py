@@ -46,6 +46,21 @@ def set_backend(name):
         raise ValueError(f"Unknown backend {name!r}: choose 'numpy' or 'cupy'.")
 
 
+def image_data_format():
+    """Keras' layout setting: minidl is always 'channels_last'."""
+    return 'channels_last'
+
+
+def set_image_data_format(data_format):
+    if data_format != 'channels_last':
+        raise ValueError(f"minidl is channels-last only; set_image_data_format({data_format!r}) is not supported.")
+
+
+def epsilon():
+    """Keras' fuzz factor (1e-7)."""
+    return 1e-7
+
+
 def get_backend():
     """Name of the active backend: 'numpy' or 'cupy'."""
     return _state['name']

@@ -407,7 +407,7 @@ def prod(x, axis=None, keepdims=False, dtype=None):
     y = indexing.cumprod(x, axis=axis if axis is None else axis)
     if axis is None:
         return F.reshape(y[-1], ())
-    last = F.getitem(y, (slice(None),) * (axis % x.ndim) + (slice(-1, None),))
+    last = F.getitem(y, (builtins.slice(None),) * (axis % x.ndim) + (builtins.slice(-1, None),))
     return last if keepdims else F.squeeze(last, axis % x.ndim)
 
 

@@ -5,5 +5,16 @@
 from .data_utils import to_categorical
 from .kfold import KFold, StratifiedKFold, train_test_split
 from .plot import image_grid, plot_history
+from .sequence import PyDataset, Sequence
+from ..preprocessing.sequence import pad_sequences
 
-__all__ = ['to_categorical', 'KFold', 'StratifiedKFold', 'train_test_split', 'plot_history', 'image_grid']
+
+def set_random_seed(seed):
+    """Seed every source of randomness minidl uses (``minidl.seed``), as ``keras.utils.set_random_seed``."""
+    import random
+    from .. import backend
+    random.seed(seed)
+    backend.seed(seed)
+
+__all__ = ['to_categorical', 'KFold', 'StratifiedKFold', 'train_test_split', 'plot_history', 'image_grid', 'PyDataset',
+           'Sequence', 'pad_sequences', 'set_random_seed']
