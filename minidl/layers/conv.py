@@ -1,31 +1,20 @@
 """Conv1D and Conv2D layers (channels-last, Keras kernel layout)."""
+from ..functional import geometry
 from ..functional.conv import conv1d, conv2d
 from . import activations
 from .base import Layer, InputSpec, format_shape
 
 
 def normalize_tuple(value, n, what, layer_name):
-    """An int or a sequence of n positive ints, as an n-tuple."""
-    values = (value,) * n if isinstance(value, int) else tuple(value)
-    if len(values) != n or not all(isinstance(v, int) and v >= 1 for v in values):
-        raise ValueError(f"Layer '{layer_name}': {what} must be a positive int or {n} positive ints, got {value!r}.")
-    return values
+    """An int or a sequence of n positive ints, as an n-tuple (``functional/geometry.py``)."""
+    return geometry.normalize_tuple(value, n, what, f"Layer '{layer_name}'")
 
 
-def normalize_padding(padding, layer_name):
-    padding = str(padding).lower()
-    if padding not in ('valid', 'same'):
-        raise ValueError(f"Layer '{layer_name}': padding must be 'valid' or 'same', got {padding!r}.")
-    return padding
+def normalize_padding(padding, layer_name, allowed=('valid', 'same')):
+    return geometry.normalize_padding(padding, f"Layer '{layer_name}'", allowed)
 
 
-def output_length(size, window, stride, padding):
-    """Keras' rule: 'same' -> ceil(size / stride); 'valid' -> floor((size - window) / stride) + 1."""
-    if size is None:
-        return None
-    if padding == 'same':
-        return -(-size // stride)
-    return (size - window) // stride + 1
+output_length = geometry.output_length  # Keras' rule, written once in functional/geometry.py
 
 
 class _Conv(Layer):
