@@ -82,7 +82,9 @@ def test_idx_loader_takes_an_explicit_directory(cache, tmp_path, rng):
 
 @pytest.mark.parametrize('damage, message', [
     (lambda data: data[:len(data) // 2], 'truncated or corrupt'),
-    (lambda data: gzip.compress(b'\x00\x00\x08\x03' + (5).to_bytes(4, 'big') * 3 + b'\x01' * 10), 'header announces'),
+    (lambda data: gzip.compress(b'\x00\x00\x08\x03' + (5).to_bytes(4, 'big') + (28).to_bytes(4, 'big') * 2
+                                + b'\x01' * 10), 'header announces'),
+    (lambda data: gzip.compress(b'\x00\x00\x08\x03' + (5).to_bytes(4, 'big') * 3 + b'\x01' * 125), 'items of shape'),
     (lambda data: gzip.compress(b'\x12\x34\x56\x78' + b'\x00' * 40), 'not an IDX file'),
     (lambda data: idx_bytes(np.zeros((3, 28), np.uint8)), 'dimensions'),
 ])
@@ -387,6 +389,7 @@ def test_csv_with_wrong_columns_is_refused(cache):
         boston_housing.load_data()
 
 
+@pytest.mark.filterwarnings('ignore:.*not the official file')  # a synthetic table, not the official CSV
 def test_pima_diabetes_all_rows_by_default_and_optional_split(cache, rng):
     table = np.column_stack([rng.integers(0, 200, (768, 8)), rng.integers(0, 2, 768)])
     put(cache, 'pima', 'pima-indians-diabetes.csv',
@@ -400,6 +403,7 @@ def test_pima_diabetes_all_rows_by_default_and_optional_split(cache, rng):
     assert len(x_train) == 576 and len(x_test) == 192
 
 
+@pytest.mark.filterwarnings('ignore:.*not the official file')
 def test_pima_with_wrong_rows_is_refused(cache):
     put(cache, 'pima', 'pima-indians-diabetes.csv', b'1,2,3,4,5,6,7,8,1\n' * 10)
     with pytest.raises(DatasetError, match='768'):

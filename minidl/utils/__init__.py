@@ -11,6 +11,7 @@ from .graph import plot_graph, plot_model, model_to_dot  # noqa: F401  (Graphviz
 from ..preprocessing.sequence import pad_sequences
 
 
+
 def set_random_seed(seed):
     """Seed every source of randomness minidl uses (``minidl.seed``), as ``keras.utils.set_random_seed``."""
     import random
@@ -19,5 +20,11 @@ def set_random_seed(seed):
     backend.seed(seed)
 
 
+def get_file(*args, **kwargs):
+    """Keras' ``keras.utils.get_file``: see ``minidl.datasets.get_file``."""
+    from ..datasets._files import get_file as _get_file
+    return _get_file(*args, **kwargs)
+
+
 __all__ = ['to_categorical', 'KFold', 'StratifiedKFold', 'train_test_split', 'plot_history', 'image_grid', 'PyDataset',
-           'Sequence', 'pad_sequences', 'set_random_seed', 'plot_graph', 'plot_model', 'model_to_dot']
+           'Sequence', 'pad_sequences', 'set_random_seed', 'plot_graph', 'plot_model', 'model_to_dot', 'get_file']
