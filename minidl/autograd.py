@@ -49,7 +49,7 @@ def sum_to(x, shape):
 
 class Tensor:
     """An array that remembers how it was computed, so that gradients can flow back to it."""
-    __slots__ = ('data', 'grad', 'requires_grad', 'creator', 'name', 'retains_grad', '__weakref__')
+    __slots__ = ('data', 'grad', 'requires_grad', 'creator', 'name', 'retains_grad', '_keras_mask', '__weakref__')
     __array_priority__ = 100  # ndarray (op) Tensor dispatches to Tensor's reflected operator
 
     def __init__(self, data, requires_grad=False, name=None):

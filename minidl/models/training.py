@@ -93,8 +93,8 @@ class TrainingMixin:
     # --- one step ------------------------------------------------------------------------------
     def _compute_loss(self, y_batch, y_pred):
         """Labels on the device, and the total loss (weighted loss + regularization penalties)."""
-        y_true = self.compiled_loss.prepare_labels(y_batch, y_pred)
-        loss = self.compiled_loss.call(y_true, y_pred)
+        y_true = y_batch
+        loss = self.compiled_loss(y_batch, y_pred)   # labels checked and converted once, inside
         if self._loss_weight != 1.0:
             loss = loss * self._loss_weight
         penalties = self.losses
