@@ -61,7 +61,7 @@ def time_bare(model, batches):
     for xb, yb in batches:
         for w in trainable:
             w.grad = None
-        loss = losses.sparse_categorical_crossentropy(yb, model(xb, training=True))
+        loss = losses.SparseCategoricalCrossentropy()(yb, model(xb, training=True))
         loss.backward()
         model.optimizer.apply_gradients([(w.grad, w) for w in trainable])
     issued = time.perf_counter() - start

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import minidl.functional.loss as FL
 from minidl import Tensor, losses, metrics
 from minidl.backend import to_numpy
 
@@ -19,49 +18,44 @@ def test_get_by_name(name, cls):
     assert type(losses.get(name)) is cls
 
 
-def test_get_objects_classes_functions_and_callables():
+def test_get_objects_classes_functions_callables_and_configs():
     obj = losses.BinaryCrossentropy(from_logits=True)
     assert losses.get(obj) is obj
     assert type(losses.get(losses.Hinge)) is losses.Hinge
     assert type(losses.get(losses.categorical_crossentropy)) is losses.CategoricalCrossentropy
+    assert losses.get(None) is None
+    config = losses.serialize(losses.Huber(delta=0.3, reduction='sum'))
+    assert config['module'] == 'keras.losses' and config['class_name'] == 'Huber'
+    rebuilt = losses.get(config)
+    assert type(rebuilt) is losses.Huber and rebuilt.delta == 0.3 and rebuilt.reduction == 'sum'
     custom = losses.get(lambda t, p: ((p - t) ** 2).mean())
     assert isinstance(custom, losses.LossFunctionWrapper)
-    y = np.array([[1.0], [2.0]], np.float32)
-    assert float(custom(y, Tensor(y + 1)).data) == pytest.approx(1.0)
     with pytest.raises(ValueError, match='known names'):
         losses.get('cross_entropy')
 
 
-def test_unsupported_reduction_is_refused():
-    with pytest.raises(ValueError, match='sum_over_batch_size'):
-        losses.MeanSquaredError(reduction='sum')
+@pytest.mark.parametrize('name', ['MeanSquaredError', 'MeanAbsoluteError', 'MeanAbsolutePercentageError',
+                                  'MeanSquaredLogarithmicError', 'LogCosh', 'Hinge', 'SquaredHinge',
+                                  'CategoricalHinge', 'KLDivergence', 'Poisson', 'BinaryCrossentropy',
+                                  'BinaryFocalCrossentropy', 'CategoricalCrossentropy',
+                                  'CategoricalFocalCrossentropy', 'SparseCategoricalCrossentropy',
+                                  'Huber', 'CosineSimilarity'])
+def test_get_config_has_keras_keys_and_round_trips(keras, name):
+    ours, theirs = getattr(losses, name)(), getattr(keras.losses, name)()
+    extra = {'Huber': {'delta'}, 'CosineSimilarity': {'axis'}}.get(name, set())   # Keras 3 drops them
+    assert set(ours.get_config()) == set(theirs.get_config()) | extra
+    assert {k: v for k, v in ours.get_config().items() if k not in extra} == theirs.get_config()
+    again = type(ours).from_config(ours.get_config())
+    assert again.get_config() == ours.get_config()
+    # minidl's serialized config loads in Keras, and Keras' in minidl
+    assert type(keras.losses.deserialize(losses.serialize(ours))).__name__ == name
+    assert type(losses.get(keras.losses.serialize(theirs))) is type(ours)
 
 
-CASES = [
-    (losses.CategoricalCrossentropy(), FL.categorical_crossentropy, 'onehot', {}),
-    (losses.CategoricalCrossentropy(from_logits=True), FL.categorical_crossentropy, 'onehot', {'from_logits': True}),
-    (losses.SparseCategoricalCrossentropy(from_logits=True), FL.sparse_categorical_crossentropy, 'index',
-     {'from_logits': True}),
-    (losses.BinaryCrossentropy(), FL.binary_crossentropy, 'binary', {}),
-    (losses.MeanSquaredError(), FL.mean_squared_error, 'onehot', {}),
-    (losses.MeanAbsoluteError(), FL.mean_absolute_error, 'onehot', {}),
-    (losses.Hinge(), FL.hinge, 'binary', {}),
-    (losses.CategoricalHinge(), FL.categorical_hinge, 'onehot', {}),
-]
-
-
-@pytest.mark.parametrize('loss, fn, kind, kwargs', CASES)
-def test_loss_object_equals_its_function_and_propagates_gradient(loss, fn, kind, kwargs, rng):
-    p = rng.uniform(0.05, 0.95, (6, 4)).astype(np.float32)
-    idx = rng.integers(0, 4, 6)
-    y = {'onehot': np.eye(4, dtype=np.float32)[idx], 'index': idx,
-         'binary': rng.integers(0, 2, (6, 4)).astype(np.float32)}[kind]
-    pred = Tensor(p, requires_grad=True)
-    value = loss(y, pred)
-    assert value.shape == ()
-    np.testing.assert_allclose(value.numpy(), fn(y, Tensor(p), **kwargs).numpy(), rtol=1e-6)
-    value.backward()
-    assert pred.grad is not None and pred.grad.shape == p.shape
+def test_loss_names_follow_keras():
+    assert losses.MeanSquaredError().name == 'mean_squared_error'
+    assert losses.Huber().name == 'huber_loss'
+    assert losses.LogCosh().name == 'log_cosh'
 
 
 def test_sparse_labels_become_integers_and_lose_a_trailing_axis():
@@ -74,6 +68,16 @@ def test_binary_labels_without_trailing_axis_are_accepted():
     a = losses.BinaryCrossentropy()(np.array([1, 0]), p)
     b = losses.BinaryCrossentropy()(np.array([[1.0], [0.0]]), p)
     assert float(a.data) == pytest.approx(float(b.data))
+
+
+def test_labels_are_checked_once_per_call(monkeypatch):
+    calls = []
+    original = losses.check_labels
+    monkeypatch.setattr(losses, 'check_labels', lambda *a, **k: calls.append(1) or original(*a, **k))
+    losses.SparseCategoricalCrossentropy()(np.array([0, 1]), np.full((2, 3), 1 / 3, np.float32))
+    losses.SparseCategoricalCrossentropy(reduction='none')(np.array([0, 1]), np.full((2, 3), 1 / 3, np.float32),
+                                                           sample_weight=np.ones(2))
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize('loss, labels, pred_shape, message', [

@@ -12,5 +12,4 @@ from .pool import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, global_avg_po
 from .norm import batch_norm, dropout  # noqa: F401
 from .embedding import embedding  # noqa: F401
 from .loss import (categorical_crossentropy, sparse_categorical_crossentropy,  # noqa: F401
-                   binary_crossentropy, mean_squared_error, mean_absolute_error, hinge,
-                   squared_hinge, categorical_hinge)
+                   binary_crossentropy)
