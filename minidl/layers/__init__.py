@@ -1,7 +1,7 @@
 """Keras-style layers (floor 3): ``from minidl import layers; layers.Dense(10, activation='relu')``."""
 from .base import Layer, InputSpec, KerasTensor, clear_session  # noqa: F401
-from .core import (InputLayer, Input, Dense, Flatten, Reshape, Activation, ReLU, LeakyReLU,  # noqa: F401
-                   Softmax)
+from .core import InputLayer, Input, Dense, Flatten, Reshape, Lambda, Identity  # noqa: F401
+from .activations import Activation, ReLU, LeakyReLU, ELU, PReLU, Softmax  # noqa: F401
 from .conv import Conv1D, Conv2D, Convolution1D, Convolution2D  # noqa: F401
 from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,  # noqa: F401
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,

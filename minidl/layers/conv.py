@@ -1,6 +1,6 @@
 """Conv1D and Conv2D layers (channels-last, Keras kernel layout)."""
 from ..functional.conv import conv1d, conv2d
-from . import activations
+from .. import activations
 from .base import Layer, InputSpec, format_shape
 
 
