@@ -10,4 +10,7 @@ from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooli
 from .normalization import BatchNormalization  # noqa: F401
 from .regularization import Dropout  # noqa: F401
 from .embedding import Embedding  # noqa: F401
+from .reshaping import Permute  # noqa: F401
 from .merge import Concatenate, Add, concatenate, add  # noqa: F401
+from .merge import (Multiply, Subtract, Average, Maximum, Minimum, Dot, multiply, subtract,  # noqa: F401
+                    average, maximum, minimum, dot)
