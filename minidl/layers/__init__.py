@@ -8,7 +8,9 @@ from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooli
                       GlobalMaxPooling2D, UpSampling2D, ZeroPadding2D, Resizing, MaxPool1D, MaxPool2D,
                       AvgPool1D, AvgPool2D)
 from .normalization import BatchNormalization  # noqa: F401
-from .regularization import Dropout  # noqa: F401
+from .regularization import (Dropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D,  # noqa: F401
+                             ActivityRegularization)
+from .noise import GaussianNoise, GaussianDropout, AlphaDropout  # noqa: F401
 from .embedding import Embedding  # noqa: F401
 from .reshaping import Permute  # noqa: F401
 from .merge import Concatenate, Add, concatenate, add  # noqa: F401
