@@ -9,7 +9,6 @@ mask drawn here, broadcast over the axes where ``noise_shape`` is 1.
 import numpy as np
 
 from .. import backend
-from .. import functional as F
 from .. import regularizers as regularizers_module
 from ..autograd import Tensor
 from ..functional.norm import dropout
