@@ -7,7 +7,7 @@ from .backend import set_backend, get_backend, get_array_module, to_numpy, seed,
 from .autograd import Tensor, Variable, Function, no_grad, is_grad_enabled  # noqa: F401
 from .kernels import use_kernels, kernels_mode  # noqa: F401
 from . import functional  # noqa: F401
-from . import initializers, regularizers, constraints, layers, losses, metrics, optimizers, callbacks, models  # noqa: F401
+from . import activations, initializers, regularizers, constraints, layers, losses, metrics, optimizers, callbacks, models  # noqa: F401
 from . import datasets, preprocessing, utils, saving, ops, random  # noqa: F401
 from .layers import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401

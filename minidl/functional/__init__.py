@@ -6,6 +6,9 @@ from .shape import (reshape, transpose, broadcast_to, sum_to, concatenate, stack
 from .reduce import sum, mean, max, min, var, sum_squares  # noqa: F401
 from .activation import (relu, leaky_relu, elu, sigmoid, tanh, softplus, softmax,  # noqa: F401
                          log_softmax, linear)
+from .activation import (general_relu, relu6, selu, celu, gelu, silu, hard_sigmoid, hard_silu,  # noqa: F401
+                         softsign, mish, log_sigmoid, hard_tanh, hard_shrink, soft_shrink, tanh_shrink,
+                         threshold, sparse_sigmoid, sparse_plus, squareplus, glu, sparsemax)
 from .conv import conv1d, conv2d  # noqa: F401
 from .pool import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, global_avg_pool1d,  # noqa: F401
                    global_avg_pool2d, global_max_pool1d, global_max_pool2d, upsample2d)
@@ -13,3 +16,4 @@ from .norm import batch_norm, dropout  # noqa: F401
 from .embedding import embedding  # noqa: F401
 from .loss import (categorical_crossentropy, sparse_categorical_crossentropy,  # noqa: F401
                    binary_crossentropy)
+from . import image  # noqa: F401  (resize and affine_transform of image batches)

@@ -1,16 +1,24 @@
 """Keras-style layers (floor 3): ``from minidl import layers; layers.Dense(10, activation='relu')``."""
 from .base import Layer, InputSpec, KerasTensor, clear_session  # noqa: F401
-from .core import (InputLayer, Input, Dense, Flatten, Reshape, Activation, ReLU, LeakyReLU,  # noqa: F401
-                   Softmax)
+from .core import InputLayer, Input, Dense, Flatten, Reshape, Lambda, Identity  # noqa: F401
+from .activations import Activation, ReLU, LeakyReLU, ELU, PReLU, Softmax  # noqa: F401
 from .conv import Conv1D, Conv2D, Convolution1D, Convolution2D  # noqa: F401
 from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,  # noqa: F401
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
-                      GlobalMaxPooling2D, UpSampling2D, ZeroPadding2D, Resizing, MaxPool1D, MaxPool2D,
+                      GlobalMaxPooling2D, UpSampling2D, ZeroPadding2D, MaxPool1D, MaxPool2D,
                       AvgPool1D, AvgPool2D)
 from .normalization import BatchNormalization  # noqa: F401
-from .regularization import Dropout  # noqa: F401
+from .regularization import (Dropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D,  # noqa: F401
+                             ActivityRegularization)
+from .noise import GaussianNoise, GaussianDropout, AlphaDropout  # noqa: F401
 from .embedding import Embedding  # noqa: F401
+from .reshaping import Permute  # noqa: F401
 from .merge import Concatenate, Add, concatenate, add  # noqa: F401
+from .merge import (Multiply, Subtract, Average, Maximum, Minimum, Dot, multiply, subtract,  # noqa: F401
+                    average, maximum, minimum, dot)
+from .preprocessing import (Rescaling, Normalization, Resizing, CenterCrop, RandomFlip,  # noqa: F401
+                            RandomRotation, RandomZoom, RandomTranslation, RandomContrast,
+                            RandomBrightness, RandomCrop)
 
 
 def serialize(layer):

@@ -2,7 +2,7 @@
 from .. import constraints, initializers, regularizers
 from ..functional import geometry
 from ..functional.conv import conv1d, conv2d
-from . import activations
+from .. import activations
 from .base import Layer, InputSpec, format_shape
 from .options import channels_last, int_tuple, positive_int, reject_unsupported, serialized
 

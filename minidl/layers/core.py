@@ -1,10 +1,19 @@
-"""Input, Dense, Flatten, Reshape and the activation layers."""
+"""Input, Dense, Flatten, Reshape, Lambda and Identity (the activation layers are in activations.py)."""
+import builtins
+import codecs
+import inspect
+import marshal
+import types
+
 import numpy as np
 
 from .. import constraints, initializers, regularizers
 from .. import functional as F
-from . import activations
-from .base import Layer, InputSpec, KerasTensor, Node, _Spec, format_shape, unique_name
+from .. import activations
+from ..saving import serialization_lib
+from ..saving.serialization_lib import serialize_keras_object
+from ._keras_config import KerasConfig, dtype_from_config
+from .base import Layer, InputSpec, KerasTensor, Node, _Spec, _is_shape_list, format_shape, unique_name
 from .options import channels_last, positive_int, reject_unsupported, serialized
 
 
@@ -179,71 +188,143 @@ class Reshape(Layer):
         return {**super().get_config(), 'target_shape': list(self.target_shape)}
 
 
-class Activation(Layer):
-    """Applies an activation given by name ('relu', 'softmax', ...) or callable."""
+class Lambda(Layer, KerasConfig):
+    """Wraps ``function(inputs, **arguments)`` as a layer: any expression on minidl tensors
+    (``Lambda(lambda x: x ** 2)``, ``Lambda(lambda xs: xs[0] - xs[1])`` on a list of inputs).
 
-    def __init__(self, activation, **kwargs):
+    ``output_shape``: the output shape without the batch dimension (a tuple, or a list of tuples
+    for several outputs), or a function of the full input shape; when omitted it is found by
+    running ``function`` once on zeros. ``mask``: a function ``(inputs, mask) -> mask`` or a fixed
+    mask. If ``function`` takes ``mask`` or ``training`` arguments they are passed on.
+
+    Saving follows Keras: a named function is saved by name (register your own with
+    ``@minidl.saving.register_keras_serializable()``); a Python ``lambda`` is saved as its
+    bytecode, which runs code when loaded, so loading one needs ``safe_mode=False``. Loaded lambdas
+    see ``minidl``, ``F`` (``minidl.functional``), ``np`` and ``math`` as globals.
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation)
+        if not callable(function):
+            raise TypeError(f"Layer '{self.name}' (Lambda): function must be callable, got {function!r}.")
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self.mask = mask
+        self.supports_masking = mask is not None
+        self._lambda_output_shape = output_shape
+        try:
+            params = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            params = {}
+        self._fn_expects_mask = 'mask' in params
+        self._fn_expects_training = 'training' in params
 
-    def call(self, inputs, training=False):
-        return self.activation(inputs)
+    def call(self, inputs, mask=None, training=None):
+        kwargs = dict(self.arguments)
+        if self._fn_expects_mask:
+            kwargs['mask'] = mask
+        if self._fn_expects_training:
+            kwargs['training'] = training
+        return self.function(inputs, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        spec = self._lambda_output_shape
+        if spec is None:
+            return Layer.compute_output_shape(self, input_shape)
+        if callable(spec):
+            return spec(input_shape)
+        batch = input_shape[0][0] if _is_shape_list(input_shape) else input_shape[0]
+        if isinstance(spec, list) and spec and all(isinstance(s, (list, tuple)) for s in spec):
+            return [(batch,) + tuple(s) for s in spec]
+        return (batch,) + tuple(spec)
+
+    def compute_mask(self, inputs, mask=None):
+        if callable(self.mask):
+            return self.mask(inputs, mask)
+        return self.mask
+
+    def get_config(self):
+        config = {'function': _serialize_function(self.function)}
+        if self._lambda_output_shape is not None:
+            spec = self._lambda_output_shape
+            config['output_shape'] = _serialize_function(spec) if callable(spec) else spec
+        if self.mask is not None:
+            config['mask'] = _serialize_function(self.mask) if callable(self.mask) \
+                else serialize_keras_object(self.mask)
+        config['arguments'] = serialize_keras_object(self.arguments)
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=None):
+        config = dict(config)
+        safe = serialization_lib.in_safe_mode() if safe_mode is None else safe_mode
+        safe = safe is not False
+        config['function'] = _deserialize_function(config['function'], custom_objects, safe)
+        if 'output_shape' in config:
+            shape = config['output_shape']
+            if isinstance(shape, dict):
+                shape = _deserialize_function(shape, custom_objects, safe)
+            elif isinstance(shape, list) and all(d is None or isinstance(d, int) for d in shape):
+                shape = tuple(shape)
+            config['output_shape'] = shape
+        if isinstance(config.get('mask'), dict):
+            config['mask'] = _deserialize_function(config['mask'], custom_objects, safe)
+        if 'arguments' in config:
+            config['arguments'] = serialization_lib.deserialize_keras_object(config['arguments'],
+                                                                             custom_objects=custom_objects)
+        if 'dtype' in config:
+            config['dtype'] = dtype_from_config(config['dtype'])
+        return cls(**config)
+
+
+def _serialize_function(fn):
+    """Keras' form: a lambda as {'class_name': '__lambda__', 'config': {'code', 'defaults', 'closure'}}
+    (the code is the base64 of its marshalled bytecode), any other function by name."""
+    if isinstance(fn, types.LambdaType) and fn.__name__ == '<lambda>':
+        code = codecs.encode(marshal.dumps(fn.__code__), 'base64').decode('ascii')
+        closure = tuple(c.cell_contents for c in fn.__closure__) if fn.__closure__ else None
+        return {'class_name': '__lambda__', 'config': {'code': code, 'defaults': fn.__defaults__, 'closure': closure}}
+    return serialize_keras_object(fn)
+
+
+def _deserialize_function(config, custom_objects, safe):
+    if isinstance(config, dict) and config.get('class_name') == '__lambda__':
+        if safe:
+            raise ValueError('This Lambda layer holds a Python lambda, saved as bytecode: loading it would run code '
+                             'from the file. Only if you trust the file, load it with safe_mode=False '
+                             '(e.g. minidl.models.load_model(path, safe_mode=False)).')
+        inner = config['config']
+        code = marshal.loads(codecs.decode(inner['code'].encode('ascii'), 'base64'))
+        defaults = tuple(inner['defaults']) if inner.get('defaults') else None
+        closure = inner.get('closure')
+        if closure is not None:
+            closure = tuple((lambda value: (lambda: value).__closure__[0])(v) for v in closure)
+        return types.FunctionType(code, _lambda_globals(), code.co_name, defaults, closure)
+    return serialization_lib.deserialize_keras_object(config, custom_objects=custom_objects)
+
+
+def _lambda_globals():
+    import math
+    import minidl
+    return {'__builtins__': builtins, 'minidl': minidl, 'F': F, 'np': np, 'math': math}
+
+
+class Identity(Layer, KerasConfig):
+    """Returns its inputs unchanged (a placeholder layer); masks pass through."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.built = True
+
+    def call(self, inputs):
+        return inputs
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
-
-class ReLU(Layer):
-    """y = max(x, 0), or x * negative_slope below 0, capped at max_value when given."""
-
-    def __init__(self, max_value=None, negative_slope=0.0, **kwargs):
-        super().__init__(**kwargs)
-        if max_value is not None and max_value < 0:
-            raise ValueError(f"Layer '{self.name}' (ReLU): max_value must be >= 0, got {max_value}.")
-        if negative_slope < 0:
-            raise ValueError(f"Layer '{self.name}' (ReLU): negative_slope must be >= 0, got {negative_slope}.")
-        self.max_value, self.negative_slope = max_value, float(negative_slope)
-
-    def call(self, inputs, training=False):
-        y = F.leaky_relu(inputs, self.negative_slope) if self.negative_slope else F.relu(inputs)
-        if self.max_value is not None:
-            y = F.minimum(y, self.max_value)
-        return y
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
+    def compute_mask(self, inputs, mask=None):
+        return mask
 
 
-class LeakyReLU(Layer):
-    """y = x for x > 0, alpha x otherwise (Keras 2 ``alpha`` or Keras 3 ``negative_slope``)."""
-
-    def __init__(self, alpha=None, negative_slope=None, **kwargs):
-        super().__init__(**kwargs)
-        if alpha is not None and negative_slope is not None and alpha != negative_slope:
-            raise ValueError(f"Layer '{self.name}' (LeakyReLU): give alpha or negative_slope, not both.")
-        slope = alpha if alpha is not None else negative_slope
-        self.alpha = 0.3 if slope is None else float(slope)
-
-    def call(self, inputs, training=False):
-        return F.leaky_relu(inputs, self.alpha)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-
-class Softmax(Layer):
-    """y = exp(x) / sum(exp(x)) along ``axis``."""
-
-    def __init__(self, axis=-1, **kwargs):
-        super().__init__(**kwargs)
-        self.axis = axis
-
-    def call(self, inputs, training=False):
-        return F.softmax(inputs, self.axis)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-
-__all__ = ['InputLayer', 'Input', 'Dense', 'Flatten', 'Reshape', 'Activation', 'ReLU', 'LeakyReLU', 'Softmax',
-           'KerasTensor']
+__all__ = ['InputLayer', 'Input', 'Dense', 'Flatten', 'Reshape', 'KerasTensor', 'Lambda', 'Identity']

@@ -1,7 +1,4 @@
-"""Pooling (max, average, global), up-sampling, zero-padding and resizing layers."""
-import numpy as np
-
-from .. import backend
+"""Pooling (max, average, global), up-sampling and zero-padding layers (Resizing is a preprocessing layer)."""
 from .. import functional as F
 from ..functional import pool
 from .base import Layer, InputSpec, format_shape
@@ -171,40 +168,6 @@ class ZeroPadding2D(Layer):
         n, h, w, c = input_shape
         (top, bottom), (left, right) = self.padding
         return (n, None if h is None else h + top + bottom, None if w is None else w + left + right, c)
-
-
-class Resizing(Layer):
-    """Bilinear resize to (height, width) with half-pixel centres, as Keras: along each axis,
-    y[i] = (1 - t) x[lo] + t x[lo + 1] at source position p = (i + 0.5) old / new - 0.5 (clipped),
-    lo = floor(p), t = p - lo. Built from differentiable gathers, so gradients flow through it."""
-    rank, layout = 2, _LAYOUT[2]
-
-    def __init__(self, height, width, interpolation='bilinear', **kwargs):
-        super().__init__(**kwargs)
-        if interpolation != 'bilinear':
-            raise ValueError(f"Layer '{self.name}' (Resizing): only interpolation='bilinear' is implemented, "
-                             f'got {interpolation!r}.')
-        self.size = (int(height), int(width))
-
-    def build(self, input_shape):
-        _check_rank(self, input_shape)
-        self.input_spec = InputSpec(ndim=4, describe=f' {self.layout}')
-
-    def call(self, inputs, training=False):
-        x = inputs
-        for axis, new in ((1, self.size[0]), (2, self.size[1])):
-            old = x.shape[axis]
-            pos = np.clip((np.arange(new) + 0.5) * old / new - 0.5, 0, old - 1)
-            lo = np.floor(pos).astype(np.int64)
-            hi = np.minimum(lo + 1, old - 1)
-            t = (pos - lo).astype(x.dtype).reshape((-1,) + (1,) * (3 - axis))
-            index = (slice(None),) * axis
-            x = (F.getitem(x, index + (backend.as_array(lo),)) * (1 - t)
-                 + F.getitem(x, index + (backend.as_array(hi),)) * t)
-        return x
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0],) + self.size + (input_shape[3],)
 
 
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D

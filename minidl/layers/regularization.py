@@ -1,23 +1,207 @@
-"""Dropout: random zeroing during training only."""
+"""Regularization layers: ``Dropout`` (with ``noise_shape`` and ``seed``), ``SpatialDropout1D/2D/3D``
+(whole feature maps) and ``ActivityRegularization`` (an L1/L2 penalty on the activations).
+
+Dropout is active only in training (``training=True``, as ``fit`` calls the model) and the
+identity otherwise. Its mask is a constant, so the gradient is ``gy * mask / (1 - rate)``: the
+plain case runs ``F.dropout`` (one fused op); a ``noise_shape`` or a ``seed`` multiplies by a
+mask drawn here, broadcast over the axes where ``noise_shape`` is 1.
+"""
+import numpy as np
+
+from .. import backend
+from .. import regularizers as regularizers_module
+from ..autograd import Tensor
 from ..functional.norm import dropout
-from .base import Layer
+from ._keras_config import KerasConfig
+from ._random import LayerRandom
+from .base import InputSpec, Layer
 
 
-class Dropout(Layer):
-    """In training, zero each input with probability ``rate`` and scale the rest by 1/(1-rate);
-    identity at inference. Randomness comes from minidl's generator (``minidl.seed``); ``seed``
-    is accepted for Keras compatibility."""
+def check_rate(layer, rate, upper_inclusive=True):
+    ok = rate is not None and (0 <= float(rate) <= 1 if upper_inclusive else 0 <= float(rate) < 1)
+    if not ok:
+        interval = '[0, 1]' if upper_inclusive else '[0, 1)'
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): rate must be a number in {interval}, "
+                         f'got {rate!r}.')
+    return rate
+
+
+def concrete_noise_shape(layer, noise_shape, shape):
+    """``noise_shape`` with each None replaced by the input's size on that axis."""
+    if noise_shape is None:
+        return tuple(shape)
+    if len(noise_shape) != len(shape):
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): noise_shape {tuple(noise_shape)} must have "
+                         f'one entry per input axis; the input has shape {tuple(shape)}.')
+    out = tuple(n if d is None else d for d, n in zip(noise_shape, shape))
+    for d, n in zip(out, shape):
+        if d != 1 and d != n:
+            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): noise_shape {tuple(noise_shape)} does not "
+                             f'broadcast to the input of shape {tuple(shape)} (each entry must be 1, None or the '
+                             'input\'s size).')
+    return out
+
+
+def masked_dropout(x, rate, noise_shape, rng):
+    """x * (u >= rate) / (1 - rate) with u ~ U[0, 1) of ``noise_shape`` (broadcast over x), drawn from ``rng``."""
+    if rate >= 1:
+        return x * 0.0
+    xp = backend.get_array_module(x.data)
+    keep = rng.uniform(noise_shape, xp, x.dtype) >= x.dtype.type(rate)
+    return x * Tensor(keep.astype(x.dtype) * x.dtype.type(1 / (1 - rate)))
+
+
+class Dropout(Layer, KerasConfig):
+    """In training, zero each input with probability ``rate`` and scale the rest by 1/(1 - rate);
+    identity at inference. ``noise_shape`` (one entry per input axis, None for the input's size)
+    shares one draw along the axes where it is 1, e.g. (batch, 1, features) drops the same
+    features at every time step. ``seed`` makes the masks repeatable; without it they come from
+    minidl's generator (``minidl.seed``)."""
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= float(rate) < 1:
-            raise ValueError(f"Layer '{self.name}' (Dropout): rate must be in [0, 1), got {rate}.")
-        if noise_shape is not None:
-            raise ValueError(f"Layer '{self.name}' (Dropout): noise_shape is not supported; use the default None.")
-        self.rate, self.seed = float(rate), seed
+        self.rate = check_rate(self, rate)
+        self.seed = seed
+        self.noise_shape = self._validate_noise_shape(noise_shape)
+        self._random = LayerRandom(seed)
+        self.supports_masking = True
+        self.built = True
+
+    def _validate_noise_shape(self, noise_shape):
+        if noise_shape is None:
+            return None
+        if isinstance(noise_shape, str):
+            raise ValueError(f"Layer '{self.name}' (Dropout): noise_shape must be a tuple of ints or None, got "
+                             f'{noise_shape!r}.')
+        try:
+            noise_shape = tuple(noise_shape)
+        except TypeError:
+            raise ValueError(f"Layer '{self.name}' (Dropout): noise_shape must be a tuple of ints or None, got "
+                             f'{noise_shape!r}.') from None
+        for i, d in enumerate(noise_shape):
+            if d is not None and (not isinstance(d, int) or isinstance(d, bool) or d <= 0):
+                raise ValueError(f"Layer '{self.name}' (Dropout): noise_shape entries must be positive ints or None; "
+                                 f'entry {i} is {d!r}.')
+        return noise_shape
 
     def call(self, inputs, training=False):
-        return dropout(inputs, self.rate, training)
+        if not training or self.rate == 0:
+            return inputs
+        if self.noise_shape is None and self.seed is None and self.rate < 1:
+            return dropout(inputs, self.rate, True)
+        shape = concrete_noise_shape(self, self.noise_shape, inputs.shape)
+        return masked_dropout(inputs, float(self.rate), shape, self._random)
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        return {**super().get_config(), 'rate': self.rate, 'seed': self.seed, 'noise_shape': self.noise_shape}
+
+
+class _SpatialDropout(Dropout):
+    """Dropout of whole feature maps: one draw per sample and channel, shared over the spatial axes."""
+    rank = None
+
+    def __init__(self, rate, seed=None, name=None, dtype=None, data_format=None):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype)
+        if data_format is not None:
+            data_format = str(data_format).lower()
+            if data_format not in ('channels_last', 'channels_first'):
+                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): data_format must be 'channels_last' "
+                                 f"or 'channels_first', got {data_format!r}.")
+        self.data_format = data_format or 'channels_last'
+        self.input_spec = InputSpec(ndim=self.rank + 2, describe=' (batch, spatial axes..., channels)')
+
+    def _spatial_noise_shape(self, shape):
+        if self.data_format == 'channels_first':
+            return (shape[0], shape[1]) + (1,) * self.rank
+        return (shape[0],) + (1,) * self.rank + (shape[-1],)
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        return masked_dropout(inputs, float(self.rate), self._spatial_noise_shape(inputs.shape), self._random)
+
+    def get_config(self):
+        dtype = self.dtype if self.dtype is not None else backend.floatx
+        return {'rate': self.rate, 'seed': self.seed, 'name': self.name, 'dtype': np.dtype(dtype).name}
+
+
+class SpatialDropout1D(_SpatialDropout):
+    """Drops whole channels of (batch, steps, channels) inputs: one draw per sample and channel."""
+    rank = 1
+
+    def __init__(self, rate, seed=None, name=None, dtype=None):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype)
+
+
+class SpatialDropout2D(_SpatialDropout):
+    """Drops whole feature maps of (batch, height, width, channels) inputs (or channels first)."""
+    rank = 2
+
+    def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype, data_format=data_format)
+
+    def get_config(self):
+        return {**super().get_config(), 'data_format': self.data_format}
+
+
+class SpatialDropout3D(_SpatialDropout):
+    """Drops whole feature volumes of (batch, d1, d2, d3, channels) inputs (or channels first)."""
+    rank = 3
+
+    def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype, data_format=data_format)
+
+    def get_config(self):
+        return {**super().get_config(), 'data_format': self.data_format}
+
+
+class ActivityRegularization(Layer, KerasConfig):
+    """Returns its inputs unchanged and adds ``(l1 * sum|x| + l2 * sum x^2) / batch_size`` to the
+    model's losses, as Keras 3 does for a layer's ``activity_regularizer``.
+
+    When the base ``Layer`` takes ``activity_regularizer=`` (the layer contract of issue 14) it
+    records the penalty itself; with a base that does not, this layer records it and reports it
+    in ``losses`` (the penalty of its latest call)."""
+
+    def __init__(self, l1=0.0, l2=0.0, **kwargs):
+        regularizer = regularizers_module.L1L2(l1=l1, l2=l2)
+        try:
+            super().__init__(activity_regularizer=regularizer, **kwargs)
+            self._records_own_penalty = False
+        except TypeError:
+            super().__init__(**kwargs)
+            self.activity_regularizer = regularizer
+            self._records_own_penalty = True
+        self.l1, self.l2 = l1, l2
+        self._activity_losses = []
+        self.supports_masking = True
+        self.built = True
+
+    def call(self, inputs):
+        if self._records_own_penalty:
+            penalty = self.activity_regularizer(inputs)
+            if inputs.ndim > 0 and inputs.shape[0]:
+                penalty = penalty / float(inputs.shape[0])
+            self._activity_losses = [penalty]
+        return inputs
+
+    @property
+    def losses(self):
+        return list(super().losses) + list(self._activity_losses)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        config = dict(super().get_config())
+        config.pop('activity_regularizer', None)
+        return {**config, 'l1': self.l1, 'l2': self.l2}
