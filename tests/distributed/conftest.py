@@ -1,0 +1,29 @@
+"""minidl.distributed's tests.
+
+Run under MPI by ``.ci/run``: ``mpiexec -n 2 python -m pytest tests/distributed``; every rank
+runs every test, and the tests that need several ranks (the ``world`` fixture) are skipped in a
+plain ``python -m pytest`` run. A test that fails on one rank aborts the whole job with its
+report (the other rank would otherwise wait in a collective of that test).
+"""
+import sys
+
+import pytest
+
+import minidl.distributed as dist
+
+dist.init()   # a world of one, importing nothing, without mpiexec
+
+
+@pytest.fixture
+def world():
+    """The world of ranks; the test is skipped unless it runs on two or more."""
+    if dist.size() < 2:
+        pytest.skip('needs several MPI ranks: mpiexec -n 2 python -m pytest tests/distributed (.ci/run)')
+    return dist
+
+
+def pytest_runtest_logreport(report):
+    if report.failed and dist.size() > 1:
+        sys.stderr.write(f'\n[rank {dist.rank()}] {report.nodeid} failed ({report.when}):\n{report.longreprtext}\n')
+        sys.stderr.flush()
+        dist.mpi_communicator().Abort(1)
