@@ -27,7 +27,8 @@ def test_world_and_shard(world):
     assert world.cross_size() == 1 and world.cross_rank() == 0
     x = np.arange(20).reshape(10, 2)
     np.testing.assert_array_equal(world.shard(x), x[r::n])
-    a, b = world.shard([x, x[:, 0]])
+    a, b = world.shard([x, x[:, 0]])                  # several model inputs
+    np.testing.assert_array_equal(a, x[r::n])
     np.testing.assert_array_equal(b, x[r::n, 0])
     union = np.concatenate(world.allgather_object(world.shard(np.arange(11))))
     assert sorted(union.tolist()) == list(range(11))
