@@ -29,7 +29,7 @@ An uncaught exception on a rank after ``init()`` aborts the whole job with its t
 """
 from .core import (Average, Sum, Min, Max, Product, init, shutdown, is_initialized, rank, size,  # noqa: F401
                    local_rank, local_size, cross_rank, cross_size, is_root, active, launched_by_mpi,
-                   mpi_communicator, shard, allreduce, broadcast, allgather, broadcast_object,
+                   mpi_communicator, mpi_enabled, nccl_built, shard, allreduce, broadcast, allgather, broadcast_object,
                    allgather_object, barrier)
 from .optimizer import DistributedOptimizer, is_distributed_optimizer  # noqa: F401
 from .callbacks import (BroadcastGlobalVariablesCallback, MetricAverageCallback,  # noqa: F401

@@ -114,15 +114,26 @@ class MetricAverageCallback(Callback):
         average_logs(logs, what='MetricAverageCallback')
 
 
-class _AgreeToStop(Callback):
-    """Internal, last in fit's list: the ranks stop together when any rank's callbacks asked to
-    stop (TimeStopping measures its own clock; a rank that left the epoch alone would leave the
-    others waiting in their next all-reduce)."""
+class _Lockstep(Callback):
+    """Internal, last in fit's list on several ranks: keeps the ranks in step. At the start every
+    rank must have as many steps per epoch (a rank with one batch more would wait alone in its
+    extra all-reduce); after each epoch -- and after each batch when some callback may stop
+    there -- the ranks stop together when any rank's callbacks asked to (TimeStopping reads its
+    own clock)."""
 
     def __init__(self, every_batch=False):
         super().__init__()
         if every_batch:
             self.on_train_batch_end = self._agree
+
+    def on_train_begin(self, logs=None):
+        steps = core.allgather_object(self.params.get('steps'))
+        if len(set(steps)) > 1:
+            detail = ', '.join(f'rank {r}: {s}' for r, s in enumerate(steps))
+            raise ValueError(f'fit: the ranks have different numbers of steps per epoch ({detail}), so one would '
+                             f'wait forever for the others. Give every rank as many batches: shards of equal size '
+                             f'(drop the last len(x) % size() samples before minidl.distributed.shard, as '
+                             f'prepare_fit does), or the same steps_per_epoch.')
 
     def _agree(self, *args):
         flag = np.array([1.0 if self.model.stop_training else 0.0])

@@ -178,6 +178,17 @@ def active():
     return _world.initialized and _world.size > 1
 
 
+def mpi_enabled():
+    """Whether the ranks talk through MPI (False in a world of one)."""
+    return _world.comm is not None
+
+
+def nccl_built():
+    """Whether CuPy's NCCL bindings are importable here (CuPy arrays are then reduced by NCCL
+    when every machine has a GPU per rank; otherwise they are staged through MPI)."""
+    return _nccl_module() is not None
+
+
 def mpi_communicator():
     """The ``mpi4py`` communicator (None in a world of one)."""
     _require_init('mpi_communicator')

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from . import core
-from .callbacks import BroadcastGlobalVariablesCallback, MetricAverageCallback, _AgreeToStop, average_logs
+from .callbacks import BroadcastGlobalVariablesCallback, MetricAverageCallback, _Lockstep, average_logs
 from .optimizer import DistributedOptimizer, is_distributed_optimizer
 
 # Callbacks kept on rank 0 only (matched by class name, so that optional ones need no import).
@@ -68,7 +68,7 @@ class FitSession:
         callbacks = [cb for cb in (callbacks or []) if core.is_root() or not _is_root_only(cb)]
         from ..callbacks import _overrides
         every_batch = any(_overrides(cb, 'on_train_batch_end', 'on_batch_end') for cb in callbacks)
-        callbacks = _first(callbacks) + [_AgreeToStop(every_batch)]
+        callbacks = _first(callbacks) + [_Lockstep(every_batch)]
         if self.data_parallel and validation_data is not None:
             validation_data = self._shard_validation(validation_data)
         return verbose, callbacks, validation_data
@@ -100,7 +100,8 @@ def prepare_fit(model, *fit_args, **fit_kwargs):
     form on this rank, and return ``(fit_args, fit_kwargs)``; unchanged on one rank.
 
     - the compiled optimizer is wrapped in a ``DistributedOptimizer`` (once);
-    - ``x``, ``y`` (and ``sample_weight``) arrays become this rank's shard; a batch iterator that
+    - ``x``, ``y`` (and ``sample_weight``) arrays become this rank's shard, after dropping the last
+      ``len(x) % size()`` samples so that every rank has as many batches; a batch iterator that
       holds its arrays as ``.x``/``.y``/``.n`` (``ImageDataGenerator.flow``) is sharded the same
       way, and ``steps_per_epoch`` is divided by size() (rounded up);
     - ``BroadcastGlobalVariablesCallback(0)`` and ``MetricAverageCallback()`` are added in front
@@ -111,14 +112,13 @@ def prepare_fit(model, *fit_args, **fit_kwargs):
     if not is_distributed_optimizer(getattr(model, 'optimizer', None)):
         model.optimizer = DistributedOptimizer(model.optimizer)
     fit_args = list(fit_args)
-    names = ('x', 'y', 'batch_size')
-    for i, name in enumerate(names[:2]):
+    for i, name in enumerate(('x', 'y')):
         if i < len(fit_args):
             fit_args[i] = _shard_data(fit_args[i])
         elif name in fit_kwargs:
             fit_kwargs[name] = _shard_data(fit_kwargs[name])
     if fit_kwargs.get('sample_weight') is not None:
-        fit_kwargs['sample_weight'] = core.shard(fit_kwargs['sample_weight'])
+        fit_kwargs['sample_weight'] = _shard_data(fit_kwargs['sample_weight'])
     if fit_kwargs.get('steps_per_epoch'):
         fit_kwargs['steps_per_epoch'] = max(1, math.ceil(fit_kwargs['steps_per_epoch'] / core.size()))
     callbacks = list(fit_kwargs.get('callbacks') or [])
@@ -130,15 +130,23 @@ def prepare_fit(model, *fit_args, **fit_kwargs):
     return tuple(fit_args), fit_kwargs
 
 
+def _equal_shards(x):
+    """``x`` without its last len(x) % size() samples: every rank's shard has the same length."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(_equal_shards(a) for a in x)
+    keep = len(x) - len(x) % core.size()
+    return x[:keep]
+
+
 def _shard_data(x):
     if x is None:
         return None
     if _is_array_data(x):
-        return core.shard(x)
+        return core.shard(_equal_shards(x))
     if all(hasattr(x, a) for a in ('x', 'y', 'n')) and isinstance(getattr(x, 'x'), np.ndarray):
         for name in ('x', 'y', 'sample_weight'):   # an ImageDataGenerator.flow iterator
             if getattr(x, name, None) is not None:
-                setattr(x, name, core.shard(getattr(x, name)))
+                setattr(x, name, core.shard(_equal_shards(getattr(x, name))))
         x.n = len(x.x)
         return x
     warnings.warn(f'minidl.distributed.prepare_fit: cannot shard a {type(x).__name__}; every rank reads all of it, '

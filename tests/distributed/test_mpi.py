@@ -357,6 +357,15 @@ def test_metric_average_callback_and_stopping_together(world):
     assert len(history.history['loss']) == 1      # rank 1 asked, every rank stopped after epoch 1
 
 
+def test_ranks_with_different_numbers_of_steps_are_told_before_training(world):
+    r = world.rank()
+    x, y = _data(8 + 4 * r, 6)                           # 2 batches of 4 on rank 0, 3 on rank 1
+    model = _small_cnn(synchronized=False)
+    model.compile(optimizer=world.DistributedOptimizer('sgd'), loss='sparse_categorical_crossentropy')
+    with pytest.raises(ValueError, match='different numbers of steps per epoch \\(rank 0: 2, rank 1: 3'):
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+
+
 def test_only_rank_0_prints_progress_and_writes_checkpoints(world, tmp_path, capsys):
     r = world.rank()
     folder = world.broadcast_object(str(tmp_path), root_rank=0)   # one folder for both ranks
@@ -380,13 +389,13 @@ def test_only_rank_0_prints_progress_and_writes_checkpoints(world, tmp_path, cap
 
 def test_prepare_fit_makes_a_single_process_call_data_parallel(world):
     r, n = world.rank(), world.size()
-    x, y = _data(20, 5)
+    x, y = _data(20 + n - 1, 5)                      # n - 1 samples too many for equal shards
     model = _small_cnn(synchronized=False)
     model.compile(optimizer='sgd', loss='sparse_categorical_crossentropy')
     args, kwargs = world.prepare_fit(model, x, y, batch_size=4, epochs=1, steps_per_epoch=5)
     assert world.is_distributed_optimizer(model.optimizer)
-    np.testing.assert_array_equal(args[0], x[r::n])
-    np.testing.assert_array_equal(args[1], y[r::n])
+    np.testing.assert_array_equal(args[0], x[:20][r::n])
+    np.testing.assert_array_equal(args[1], y[:20][r::n])
     assert kwargs['steps_per_epoch'] == -(-5 // n)
     assert [type(cb).__name__ for cb in kwargs['callbacks']] == ['BroadcastGlobalVariablesCallback',
                                                                  'MetricAverageCallback']

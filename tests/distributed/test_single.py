@@ -1,5 +1,6 @@
 """minidl.distributed in a world of one rank (a plain ``python -m pytest`` run, no MPI): nothing is
 imported, every collective returns its input, and every wrapper is the thing it wraps."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -65,7 +66,9 @@ def test_the_api_asks_for_init_first(one, monkeypatch):
 def test_a_world_of_one(one):
     assert (one.rank(), one.size(), one.local_rank(), one.local_size(), one.cross_rank(), one.cross_size()) == \
         (0, 1, 0, 1, 0, 1)
-    assert one.is_initialized() and not one.active() and one.mpi_communicator() is None
+    assert one.is_initialized() and not one.active() and one.mpi_communicator() is None and not one.mpi_enabled()
+    if importlib.util.find_spec('cupy') is None:
+        assert one.nccl_built() is False
     x = np.arange(12.0).reshape(4, 3)
     assert one.shard(x) is not None and np.array_equal(one.shard(x), x) and one.shard(None) is None
     for result in (one.allreduce(x), one.allreduce(x, op=one.Sum), one.allreduce(x, op='max'), one.broadcast(x),
