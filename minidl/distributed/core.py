@@ -56,10 +56,10 @@ class _World:
         self.cross_rank, self.cross_size = 0, 1
         self.nccl = None            # NCCL communicator (created at the first collective on CuPy arrays)
         self.nccl_checked = False   # whether every rank agreed on using NCCL or staging
-        self.hook_installed = False
 
 
 _world = _World()
+_world_hook = {'installed': False}   # the abort hook outlives shutdown(): installed once
 
 
 def launched_by_mpi(environ=None):
@@ -90,7 +90,8 @@ def init(comm=None):
     exception on any rank prints its traceback and aborts the whole job (``MPI_Abort``), so that
     the other ranks do not wait forever in a collective. Otherwise the world has one rank and
     nothing is imported. On the CuPy backend each rank takes GPU ``local_rank() % devices``:
-    call ``init()`` before creating arrays.
+    call ``init()`` after ``set_backend('cupy')`` (or with ``MINIDL_BACKEND=cupy``) and before
+    creating arrays.
     """
     if _world.initialized:
         if comm is not None and comm is not _world.comm:
@@ -212,7 +213,7 @@ def _install_abort_hook():
     """An uncaught exception on one rank prints its traceback and aborts every rank (the
     others would otherwise wait forever in their next collective); what ``python -m mpi4py``
     does, installed by ``init()`` so that ``mpiexec -n N python script.py`` is safe too."""
-    if _world.hook_installed:
+    if _world_hook['installed']:
         return
     previous = sys.excepthook
 
@@ -230,7 +231,7 @@ def _install_abort_hook():
                 _world.comm.Abort(1)
 
     sys.excepthook = abort_on_uncaught_exception
-    _world.hook_installed = True
+    _world_hook['installed'] = True
 
 
 # --- MPI and NCCL ------------------------------------------------------------------------------
