@@ -65,9 +65,13 @@ class FitSession:
                           stacklevel=3)
         if not core.is_root():
             verbose = 0
-        callbacks = [cb for cb in (callbacks or []) if core.is_root() or not _is_root_only(cb)]
         from ..callbacks import _overrides
-        every_batch = any(_overrides(cb, 'on_train_batch_end', 'on_batch_end') for cb in callbacks)
+        callbacks = list(callbacks or [])
+        # Agree after every batch when any rank has a callback that may stop there (the lists may
+        # differ between ranks: Horovod scripts add checkpoints on rank 0 only).
+        mine = any(_overrides(cb, 'on_train_batch_end', 'on_batch_end') for cb in callbacks)
+        every_batch = any(core.allgather_object(mine))
+        callbacks = [cb for cb in callbacks if core.is_root() or not _is_root_only(cb)]
         callbacks = _first(callbacks) + [_Lockstep(every_batch)]
         if self.data_parallel and validation_data is not None:
             validation_data = self._shard_validation(validation_data)

@@ -22,8 +22,19 @@ def world():
     return dist
 
 
+_session = {}
+
+
+def pytest_configure(config):
+    _session['config'] = config
+
+
 def pytest_runtest_logreport(report):
     if report.failed and dist.size() > 1:
+        capture = _session['config'].pluginmanager.getplugin('capturemanager')
+        if capture is not None:
+            capture.suspend_global_capture(in_=True)     # write to the real stderr, not the captured one
+        sys.stdout.flush()
         sys.stderr.write(f'\n[rank {dist.rank()}] {report.nodeid} failed ({report.when}):\n{report.longreprtext}\n')
         sys.stderr.flush()
         dist.mpi_communicator().Abort(1)

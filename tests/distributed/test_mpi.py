@@ -385,6 +385,12 @@ def test_only_rank_0_prints_progress_and_writes_checkpoints(world, tmp_path, cap
     else:
         assert printed == ''
     assert files == ['rank0.csv', 'rank0.weights.h5']
+    # Horovod's idiom, a checkpoint on rank 0 only: the callback lists differ between ranks
+    extra = [callbacks_module.ModelCheckpoint(os.path.join(folder, 'root.weights.h5'), save_weights_only=True,
+                                              save_freq=2)] if r == 0 else []
+    model.fit(world.shard(x), world.shard(y), batch_size=4, epochs=1, verbose=0, callbacks=extra)
+    world.barrier()
+    assert 'root.weights.h5' in os.listdir(folder)
 
 
 def test_prepare_fit_makes_a_single_process_call_data_parallel(world):
