@@ -137,6 +137,8 @@ def parser(description, epochs, batch_size):
                         'default: no limit)')
     p.add_argument('--synthetic', action='store_true',
                    help='random data of the right shapes instead of the real data set (no downloads)')
+    p.add_argument('--distributed', action='store_true',  # issue 20 (minidl.distributed)
+                   help='data-parallel over MPI: mpiexec -n N python <script> --distributed (batch size per rank)')
     return p
 
 
@@ -149,6 +151,9 @@ def setup(args):
         minidl.set_backend(args.backend)
     except minidl.BackendError as exc:
         sys.exit(f'error: {exc}')
+    if getattr(args, 'distributed', False):  # issue 20: join the ranks; only rank 0 prints
+        minidl.distributed.init()
+        minidl.distributed.silence_non_root()
     minidl.seed(args.seed)
     args.verbose = 0 if args.quiet else 1
     return np.random.default_rng(args.seed)
@@ -302,6 +307,8 @@ def timed_fit(model, *fit_args, time_limit=None, **fit_kwargs):
     if time_limit:
         stopper = minidl.callbacks.TimeStopping(60 * time_limit, verbose=1)
         fit_kwargs['callbacks'] = list(fit_kwargs.get('callbacks') or []) + [stopper]
+    # issue 20: on several ranks, this rank's shard, a DistributedOptimizer and Horovod's callbacks
+    fit_args, fit_kwargs = minidl.distributed.prepare_fit(model, *fit_args, **fit_kwargs)
     start = time.perf_counter()
     history = model.fit(*fit_args, **fit_kwargs)
     epochs_run = len(history.history.get('loss', [])) or 1
@@ -317,6 +324,8 @@ def output_path(args, filename):
 
 def save_plot(history, args, model_id):
     """Save the loss/metric curves; returns the path (None if matplotlib is missing)."""
+    if not minidl.distributed.is_root():  # issue 20: one writer per file
+        return None
     suffix = getattr(args, 'run_suffix', None)
     path = args.plot or output_path(args, f'{model_id}_{suffix}.png' if suffix else f'{model_id}.png')
     os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
@@ -332,6 +341,8 @@ def save_plot(history, args, model_id):
 
 def save_image_grid(images, args, filename, titles=None):
     """Save a grid of images (e.g. original / noisy / denoised) next to the history plot."""
+    if not minidl.distributed.is_root():  # issue 20: one writer per file
+        return None
     path = output_path(args, filename)
     try:
         from minidl.utils import image_grid
@@ -353,7 +364,7 @@ def finish(args, model, history, model_id, metric, value, seconds_per_epoch, plo
     """Save plot and weights, then print the RESULT line."""
     if plot and history is not None:
         save_plot(history, args, model_id)
-    if args.save_weights:
+    if args.save_weights and minidl.distributed.is_root():  # issue 20: one writer per file
         os.makedirs(os.path.dirname(os.path.abspath(args.save_weights)), exist_ok=True)
         model.save_weights(args.save_weights)
         print(f'weights saved to {args.save_weights}')

@@ -9,6 +9,7 @@ from .kernels import use_kernels, kernels_mode  # noqa: F401
 from . import functional  # noqa: F401
 from . import activations, initializers, regularizers, constraints, layers, losses, metrics, optimizers, callbacks, models  # noqa: F401
 from . import datasets, preprocessing, utils, saving, ops, random  # noqa: F401
+from . import distributed  # noqa: F401  (imports no MPI: see minidl/distributed/core.py)
 from .layers import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 

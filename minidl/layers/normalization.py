@@ -12,6 +12,9 @@ class BatchNormalization(Layer):
     moving = momentum * moving + (1 - momentum) * batch. Inference, and a frozen layer
     (``trainable=False``, as in Keras), use the moving statistics.
     Weights, in Keras order: gamma, beta (trainable), moving_mean, moving_variance (not).
+    ``synchronized=True`` (Keras 3's argument): in training on several ranks
+    (``minidl.distributed``), the mean and variance are those of the global batch, forward and
+    backward; on one rank it changes nothing.
     """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -73,6 +76,11 @@ class BatchNormalization(Layer):
         self.input_spec = InputSpec(min_ndim=2, axes={-1: channels})
 
     def call(self, inputs, training=False):
+        if self.synchronized and training and self.trainable:  # issue 20: the global batch's statistics
+            from .. import distributed
+            if distributed.active():
+                return distributed.sync_batch_norm(inputs, self.gamma, self.beta, self.moving_mean,
+                                                   self.moving_variance, self.momentum, self.epsilon)
         return batch_norm(inputs, self.gamma, self.beta, self.moving_mean, self.moving_variance,
                           bool(training) and self.trainable, self.momentum, self.epsilon)
 

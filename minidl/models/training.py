@@ -17,6 +17,7 @@ on the device and convert them only when a value is shown or at the end of an ep
 """
 import inspect
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -230,6 +231,9 @@ class TrainingMixin:
             if self._graph_outputs_count() > 1:
                 raise ValueError('fit(class_weight=...) is only supported for models with a single output; use '
                                  'sample_weight per output instead.')
+        dist = _distributed_fit(self)  # issue 20: None unless the program runs on several MPI ranks
+        if dist is not None:
+            verbose, callbacks, validation_data = dist.fit_arguments(verbose, callbacks, validation_data)
         if validation_split and validation_data is None:
             if data_adapter.is_batch_source(x):
                 raise ValueError('validation_split is only supported for array inputs, not for generators: '
@@ -284,6 +288,8 @@ class TrainingMixin:
                 epoch_logs = self._result_logs(batch_logs)
                 if val is not None and (epoch + 1) % validation_freq == 0:
                     val_logs = self._evaluate_adapter(val, verbose=0, callbacks=None)
+                    if dist is not None:  # issue 20: each rank validated its shard; the whole set's values
+                        val_logs = dist.average_validation(val_logs, val)
                     epoch_logs.update({'val_' + k: v for k, v in val_logs.items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
                 bar.update(step, epoch_logs, finalize=True)
@@ -465,6 +471,13 @@ _LAZY = _Lazy()
 
 
 # --- helpers --------------------------------------------------------------------------------------------
+def _distributed_fit(model):
+    """minidl.distributed's hooks for this fit when the program runs on several ranks, else None
+    (issue 20). Looked up in sys.modules: fit never imports the package, nor MPI."""
+    dist = sys.modules.get('minidl.distributed')
+    return dist.fit_session(model) if dist is not None else None
+
+
 def _looks_like_metrics(value):
     """Metric names, objects or functions (never loss weights, which are numbers)."""
     leaves = tree.flatten(value) if isinstance(value, (list, tuple, dict)) else [value]
