@@ -24,5 +24,25 @@ from .resnet import ResNet50, ResNet101, ResNet152  # noqa: F401
 from .vgg16 import VGG16  # noqa: F401
 from .vgg19 import VGG19  # noqa: F401
 
-__all__ = ['VGG16', 'VGG19', 'ResNet50', 'ResNet101', 'ResNet152', 'DenseNet121', 'DenseNet169', 'DenseNet201',
+_OFFICIAL = {
+    'VGG16': lambda top: vgg16.official_file(top), 'VGG19': lambda top: vgg19.official_file(top),
+    'ResNet50': lambda top: resnet.official_file('resnet50', top),
+    'ResNet101': lambda top: resnet.official_file('resnet101', top),
+    'ResNet152': lambda top: resnet.official_file('resnet152', top),
+    'DenseNet121': lambda top: densenet.official_file((6, 12, 24, 16), top),
+    'DenseNet169': lambda top: densenet.official_file((6, 12, 32, 32), top),
+    'DenseNet201': lambda top: densenet.official_file((6, 12, 48, 32), top),
+}
+
+
+def weights_file(name, include_top=True):
+    """``(file name, URL, md5)`` of the Keras ImageNet weights that ``name(weights='imagenet',
+    include_top=include_top)`` loads, e.g. ``weights_file('VGG16', include_top=False)``; for
+    messages, and for fetching the files on another machine."""
+    if name not in _OFFICIAL:
+        raise ValueError(f'Unknown application {name!r}; known: {", ".join(_OFFICIAL)}.')
+    return _OFFICIAL[name](bool(include_top))
+
+
+__all__ = ['weights_file', 'VGG16', 'VGG19', 'ResNet50', 'ResNet101', 'ResNet152', 'DenseNet121', 'DenseNet169', 'DenseNet201',
            'vgg16', 'vgg19', 'resnet', 'resnet50', 'densenet', 'imagenet_utils']

@@ -261,12 +261,18 @@ def source_inputs(tensor):
     return found[0] if len(found) == 1 else found
 
 
-def get_model_file(fname, origin, md5):
+def get_model_file(fname, origin, md5, hint=None):
     """Path of a file of the ``models`` cache: found there (minidl's or Keras'), else downloaded
     from ``origin`` and checked against ``md5``. Raises ``minidl.datasets.DatasetNotFoundError``
-    (a ``FileNotFoundError``) saying where it looked when it is nowhere and cannot be fetched."""
-    from ..datasets import get_file
-    return get_file(fname, origin, file_hash=md5, cache_subdir='models')
+    (a ``FileNotFoundError``) saying where it looked when it is nowhere and cannot be fetched,
+    followed by ``hint``."""
+    from ..datasets import DatasetNotFoundError, get_file
+    try:
+        return get_file(fname, origin, file_hash=md5, cache_subdir='models')
+    except DatasetNotFoundError as exc:
+        if hint:
+            exc.args = (f'{exc.args[0]}\n{hint}',)
+        raise
 
 
 def build_model(inputs, outputs, name, weights, official):
@@ -275,7 +281,11 @@ def build_model(inputs, outputs, name, weights, official):
     from ..models import Model
     model = Model(inputs, outputs, name=name)
     if weights == 'imagenet':
-        model.load_weights(get_model_file(*official))
+        fname, origin, md5 = official
+        hint = (f"It is Keras' own file (md5 {md5}): a copy from a Keras installation (~/.keras/models/) or from "
+                f"another machine is used as it is. Or pass the path of any Keras weights file of this network "
+                f"as weights=..., or weights=None for random weights.")
+        model.load_weights(get_model_file(fname, origin, md5, hint))
     elif weights is not None:
         model.load_weights(weights)
     return model
