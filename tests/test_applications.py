@@ -319,8 +319,10 @@ def test_imagenet_weights_offline_say_what_is_missing(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize('where', ['.minidl', '.keras'])
 def test_imagenet_weights_come_from_the_models_cache(monkeypatch, tmp_path, where):
-    """A Keras-layout file under the official name in ~/.minidl/models or ~/.keras/models is
-    used without a download (it is not the official file, so its md5 differs: a warning)."""
+    """A Keras-layout file under the official name is used without a download: from
+    ~/.minidl/models/ as it is (with a warning when its md5 is not the official one), from a Keras
+    user's ~/.keras/models/ when its md5 is the expected one (here: the md5 is made the file's)."""
+    from minidl.datasets._files import hash_file
     monkeypatch.setenv('HOME', str(tmp_path))
     monkeypatch.setenv('MINIDL_DATA', str(tmp_path / 'data'))
     monkeypatch.setenv('MINIDL_OFFLINE', '1')
@@ -329,9 +331,20 @@ def test_imagenet_weights_come_from_the_models_cache(monkeypatch, tmp_path, wher
         w.data[...] = np.random.default_rng(1).normal(size=w.shape).astype(w.dtype)
     folder = tmp_path / where / 'models'
     folder.mkdir(parents=True)
-    source.save_weights(str(folder / 'densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5'))
-    with pytest.warns(UserWarning, match='not the official file'):
-        loaded = apps.DenseNet121(include_top=False, weights='imagenet', input_shape=(32, 32, 3))
+    path = folder / 'densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5'
+    source.save_weights(str(path))
+    if where == '.minidl':
+        with pytest.warns(UserWarning, match='not the official file'):
+            loaded = apps.DenseNet121(include_top=False, weights='imagenet', input_shape=(32, 32, 3))
+    else:
+        with pytest.raises(FileNotFoundError):  # Keras' cache: only a file with the official md5
+            apps.DenseNet121(include_top=False, weights='imagenet', input_shape=(32, 32, 3))
+        key = (6, 12, 24, 16)
+        name, top_md5, _ = apps.densenet.WEIGHTS_HASHES[key]
+        monkeypatch.setitem(apps.densenet.WEIGHTS_HASHES, key, (name, top_md5, hash_file(str(path), 'md5')))
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            loaded = apps.DenseNet121(include_top=False, weights='imagenet', input_shape=(32, 32, 3))
     for a, b in zip(source.weights, loaded.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 

@@ -121,10 +121,11 @@ def backbone_weights(tmp_path_factory):
     """{(backbone, layout): path}: no-top weights of the three backbones written by Keras 3
     (weights=None under a seed, random biases and BN statistics) in its three layouts, or by
     minidl in Keras 2's layout when Keras is absent. 'official-cache' is a legacy-layout file
-    under its official name in an otherwise empty home's ~/.keras/models/."""
+    under its official name in an otherwise empty home's ~/.minidl/models/."""
     folder = tmp_path_factory.mktemp('backbones')
     home = folder / 'home'
-    (home / '.keras' / 'models').mkdir(parents=True)
+    cache = home / '.minidl' / 'models'
+    cache.mkdir(parents=True)
     paths = {}
     try:
         import applications_oracle as oracle
@@ -137,14 +138,13 @@ def backbone_weights(tmp_path_factory):
             model = oracle.randomize(getattr(keras.applications, name)(include_top=False, weights=None), seed=i)
             for layout, path in oracle.write_layouts(model, name, str(folder), name).items():
                 paths[name, layout] = path
-            official = home / '.keras' / 'models' / applications.weights_file(name, include_top=False)[0]
+            official = cache / applications.weights_file(name, include_top=False)[0]
             os.replace(oracle.write_legacy(model, oracle.family(name), str(official) + '.tmp'), official)
         else:
             model = getattr(applications, name)(include_top=False, weights=None)
             path = str(folder / f'{name}.h5')
             model.save_weights(path)  # Keras 2's layout: layer_names / weight_names
-            official = home / '.keras' / 'models' / applications.weights_file(name, include_top=False)[0]
-            model.save_weights(str(official))
+            model.save_weights(str(cache / applications.weights_file(name, include_top=False)[0]))
             for layout in ('legacy', 'keras2', 'keras3'):
                 paths[name, layout] = path
         paths[name, 'official-cache'] = None
