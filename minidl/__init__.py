@@ -9,6 +9,7 @@ from .kernels import use_kernels, kernels_mode  # noqa: F401
 from . import functional  # noqa: F401
 from . import initializers, regularizers, constraints, layers, losses, metrics, optimizers, callbacks, models  # noqa: F401
 from . import datasets, preprocessing, utils, saving, ops, random  # noqa: F401
+from . import applications  # noqa: F401
 from .layers import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 
