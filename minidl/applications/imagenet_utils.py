@@ -26,7 +26,7 @@ TORCH_MEAN = (0.485, 0.456, 0.406)
 TORCH_STD = (0.229, 0.224, 0.225)
 
 DATA_FORMATS = ('channels_first', 'channels_last')
-IMAGE_DATA_FORMAT = 'channels_last'  # minidl's layers are channels-last only
+IMAGE_DATA_FORMAT = backend.image_data_format()  # minidl's layers are channels-last only
 
 
 def preprocess_input(x, data_format=None, mode='caffe'):
