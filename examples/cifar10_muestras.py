@@ -7,17 +7,19 @@ Optimizers: 1 Adam; 2-5 SGD with the template's lr 0.001 / momentum 0.9 (values 
 0.9) as stated; 7, 8, 10, 11 keep lr 0.1 (n/s: "0.1 was set in Muestra 6"); 12 SGD(0.001, 0.9).
 Epochs: 30 (1-4), 50 with EarlyStopping(patience 5) (5), 100 with EarlyStopping(5) (6-12).
 Dropout rates the report leaves open are assumed as noted in the builders. Muestra 9 (ImageNet
-VGG16 transfer) needs the Keras VGG16 weights file: pass it with ``--weights``.
+VGG16 transfer) needs Keras' VGG16 no-top ImageNet weights: found in ~/.minidl/models/ or
+~/.keras/models/ (or downloaded), or given with ``--weights`` (see imagenet_weights.py).
 
     python examples/cifar10_muestras.py --muestra 6 --backend cupy
 """
 import sys
 
-from minidl import callbacks, layers, models, optimizers, regularizers
+from minidl import applications, callbacks, layers, models, optimizers, regularizers
 from minidl.preprocessing.image import ImageDataGenerator
 from minidl.utils import to_categorical
 
 import common
+import imagenet_weights
 
 REPORTED = {1: 60.48, 2: 61.79, 3: 63.81, 4: 62.95, 5: 69.06, 6: 75.76, 7: 70.83, 8: 82.82,
             9: 10.00, 10: 83.84, 11: 82.67, 12: 87.29}
@@ -109,6 +111,36 @@ def build(muestra):
     return build_vgg_like(muestra)
 
 
+def build_muestra09(weights):
+    """cifar10_m.muestra09: the ImageNet VGG16 base (``VGG16(include_top=False)``, 14,714,688
+    parameters, frozen: n/s in the report) on 32x32 inputs + Flatten + a 512-512 head with BN and
+    dropout (rate n/s: 0.5). The report's head ends in Dense(1) for ten classes, which is why it
+    scored 10.00 %; Dense(10, softmax) is used here instead."""
+    base = imagenet_weights.freeze(applications.VGG16(include_top=False, weights=weights, input_shape=(32, 32, 3)))
+    stack = [layers.Input(shape=(32, 32, 3)), base, layers.Flatten()]
+    for _ in range(2):
+        stack += [layers.Dense(512, activation='relu'), layers.BatchNormalization(), layers.Dropout(0.5)]
+    stack.append(layers.Dense(10, activation='softmax'))
+    return models.Sequential(stack, name='muestra09')
+
+
+def muestra09(args):
+    """Muestra 9 with SGD(0.001, 0.9) (n/s), or what is missing (exit status 2)."""
+    weights, problem = imagenet_weights.find_weights('VGG16', args.weights)
+    if problem:
+        return imagenet_weights.missing_inputs('cifar10_muestras.py --muestra 9', {'--weights': problem})
+    common.setup(args)
+    args.epochs = args.epochs or 100
+    (x_train, y_train), (x_test, y_test) = common.load_cifar(args, 'cifar10')
+    y_train, y_test = to_categorical(y_train, 10), to_categorical(y_test, 10)
+    model = build_muestra09(weights)
+    model.compile(optimizer=optimizers.SGD(learning_rate=0.001, momentum=0.9), loss='categorical_crossentropy',
+                  metrics=['accuracy'])
+    print(f'Muestra 9: reported accuracy {REPORTED[9]} % (a Dense(1) head; Dense(10) here)')
+    common.fit_and_report(args, model, 'cifar10_m.muestra09', (x_train, y_train), (x_test, y_test))
+    return 0
+
+
 def training_config(muestra):
     """(optimizer, epochs, early-stopping patience or None, augment)."""
     if muestra == 1:
@@ -123,11 +155,12 @@ def training_config(muestra):
 def main():
     p = common.parser(__doc__.splitlines()[0], epochs=None, batch_size=64)
     p.add_argument('--muestra', type=int, choices=range(1, 13), default=1, metavar='1..12')
-    p.add_argument('--weights', default=None, help='Muestra 9 only: Keras VGG16 no-top ImageNet weights (.h5)')
+    p.add_argument('--weights', default=None,
+                   help="Muestra 9 only: Keras' VGG16 no-top ImageNet weights, or any Keras HDF5 weights file "
+                        'of that network (default: the official file from ~/.minidl/models or ~/.keras/models)')
     args = p.parse_args()
     if args.muestra == 9:
-        import pretrained
-        sys.exit(pretrained.muestra09(args))
+        sys.exit(muestra09(args))
     common.setup(args)
     model_id = f'cifar10_m.muestra{args.muestra:02d}'
     optimizer, epochs, patience, augment = training_config(args.muestra)

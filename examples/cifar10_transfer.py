@@ -1,5 +1,7 @@
 """CIFAR-10 transfer learning from ImageNet (cifar10_k), images resized to 224x224 (bilinear).
-Needs the Keras no-top ImageNet weights of the backbone (``--weights``; see pretrained.py).
+The backbones are ``minidl.applications.VGG16`` / ``DenseNet121`` with Keras' no-top ImageNet
+weights: found in ~/.minidl/models/ or ~/.keras/models/ (or downloaded), or given with
+``--weights`` (any Keras HDF5 weights of the network; see imagenet_weights.py).
 
 ``vgg16_features`` (cifar10_k.tl_vgg16_features, 75.19 %): frozen VGG16 + Flatten computes 25,088
 features once (``predict``); a Dense 256-128 head (HeUniform, L2 1e-4, BN, ReLU, Dropout 0.6) is
@@ -12,23 +14,24 @@ head dropouts 0.5, Adam(2e-5), augmentation (rotation 10, shifts 0.1, flips, bri
 30 layers trainable, head dropouts 0.4, Adam(1e-5), the same augmentation, patience 30.
 The report rescales already-scaled arrays in its generators; here the generators get the raw
 0-255 images with rescale=1/255, so training and test see the same scale. The last 5,000
-training images are the validation set (size n/s). Very slow without a GPU.
+training images are the validation set (size n/s). Very slow without a GPU; ``--image-size``
+(default 224, at least 32) resizes to a smaller square for quick runs.
 
-    python examples/cifar10_transfer.py --model vgg16_features --weights vgg16_notop.h5 --backend cupy
+    python examples/cifar10_transfer.py --model vgg16_features --backend cupy
 """
 import sys
 
-from minidl import callbacks, layers, models, optimizers, regularizers
+from minidl import applications, callbacks, layers, models, optimizers, regularizers
 from minidl.preprocessing.image import ImageDataGenerator
 
 import common
-import pretrained
+import imagenet_weights
 
 # --model -> (model id, backbone, head dropout, learning rate, patience)
 VARIANTS = {
-    'vgg16_features': ('cifar10_k.tl_vgg16_features', 'vgg16', 0.6, 1e-3, 30),
-    'vgg16_finetune': ('cifar10_k.tl_vgg16_finetune_aug', 'vgg16', 0.5, 2e-5, 10),
-    'densenet121_finetune': ('cifar10_k.tl_densenet121_finetune_aug', 'densenet121', 0.4, 1e-5, 30),
+    'vgg16_features': ('cifar10_k.tl_vgg16_features', 'VGG16', 0.6, 1e-3, 30),
+    'vgg16_finetune': ('cifar10_k.tl_vgg16_finetune_aug', 'VGG16', 0.5, 2e-5, 10),
+    'densenet121_finetune': ('cifar10_k.tl_densenet121_finetune_aug', 'DenseNet121', 0.4, 1e-5, 30),
 }
 SIZE = 224
 VALIDATION_SIZE = 5000
@@ -45,36 +48,36 @@ def head(dropout):
     return stack + [layers.Dense(10, activation='softmax')]
 
 
-def base_with_flatten(name, weights):
-    """Pretrained backbone + Flatten as one model (the report's ``model_pre*``), frozen."""
-    inputs = layers.Input(shape=(SIZE, SIZE, 3))
-    backbone = pretrained.pretrained_backbone(name, (SIZE, SIZE, 3), weights)
-    model = models.Model(inputs, layers.Flatten()(backbone(inputs)), name=f'{name}_flatten')
-    return model, backbone
+def base_with_flatten(name, weights, size=SIZE):
+    """The report's ``model_pre*``: the ImageNet backbone + Flatten as one functional model
+    (``Model(base.input, Flatten()(base.output))``), every layer frozen."""
+    base = getattr(applications, name)(include_top=False, weights=weights, input_shape=(size, size, 3))
+    flat = models.Model(base.input, layers.Flatten(name='flatten')(base.output), name=f'model_pre{name.lower()}')
+    return imagenet_weights.freeze(flat)
 
 
-def unfreeze(name, backbone):
-    """VGG16: block5_conv1 onwards. DenseNet121: the last 30 layers of base+Flatten."""
-    if name == 'vgg16':
-        names = [layer.name for layer in backbone.layers]
-        for layer in backbone.layers[names.index('block5_conv1'):]:
-            layer.trainable = True
-    else:
-        for layer in backbone.layers[-29:]:  # + the Flatten layer = the report's layers[-30:]
-            layer.trainable = True
+def unfreeze(name, base):
+    """VGG16: block5_conv1 onwards (what the report's loop does). DenseNet121: the last 30
+    layers of base + Flatten (``model_prebase.layers[-30:]``)."""
+    names = [layer.name for layer in base.layers]
+    start = names.index('block5_conv1') if name == 'VGG16' else len(names) - 30
+    for layer in base.layers[start:]:
+        layer.trainable = True
 
 
 def main():
     p = common.parser(__doc__.splitlines()[0], epochs=500, batch_size=None)
     p.add_argument('--model', choices=list(VARIANTS), default='vgg16_features')
-    p.add_argument('--weights', default=None, help='Keras no-top ImageNet weights of the backbone (.h5)')
+    p.add_argument('--weights', default=None,
+                   help="Keras' no-top ImageNet weights of the backbone, or any Keras HDF5 weights file of that "
+                        'network (default: the official file from ~/.minidl/models or ~/.keras/models)')
     p.add_argument('--steps-per-epoch', type=int, default=200)
+    p.add_argument('--image-size', type=int, default=SIZE, help=f'side the images are resized to (default {SIZE})')
     args = p.parse_args()
     model_id, name, dropout, lr, patience = VARIANTS[args.model]
-    problem = pretrained.check_file(args.weights, '--weights',
-                                    f'Keras {name} no-top ImageNet weights ({pretrained.KERAS_WEIGHT_FILES[name]})')
+    weights, problem = imagenet_weights.find_weights(name, args.weights)
     if problem:
-        sys.exit(pretrained.missing_inputs(f'cifar10_transfer.py --model {args.model}', problem))
+        sys.exit(imagenet_weights.missing_inputs(f'cifar10_transfer.py --model {args.model}', {'--weights': problem}))
     common.setup(args)
     args.batch_size = args.batch_size or (256 if args.model == 'vgg16_features' else 128)
     (x_raw, y_all), (x_test, y_test) = common.load_cifar(args, 'cifar10', scale=False)
@@ -84,10 +87,11 @@ def main():
     test = (x_test / 255.0, y_test)
     early = [callbacks.EarlyStopping(monitor=m, patience=patience, restore_best_weights=True)
              for m in ('val_loss', 'val_accuracy')]
-    base, backbone = base_with_flatten(name, args.weights)
+    size = args.image_size
+    base = base_with_flatten(name, weights, size)
 
     if args.model == 'vgg16_features':
-        extractor = models.Sequential([layers.Input(shape=(32, 32, 3)), layers.Resizing(SIZE, SIZE), base])
+        extractor = models.Sequential([layers.Input(shape=(32, 32, 3)), layers.Resizing(size, size), base])
         features = [extractor.predict(x, batch_size=args.batch_size, verbose=args.verbose)
                     for x in (x_train_raw / 255.0, validation[0], test[0])]
         model = models.Sequential([layers.Input(shape=features[0].shape[1:])] + head(dropout), name='tl_vgg16_head')
@@ -96,8 +100,8 @@ def main():
         common.fit_and_report(args, model, model_id, (features[0], y_train), (features[2], test[1]),
                               validation_data=(features[1], validation[1]), callbacks=early)
         return
-    unfreeze(name, backbone)
-    model = models.Sequential([layers.Input(shape=(32, 32, 3)), layers.Resizing(SIZE, SIZE), base] + head(dropout),
+    unfreeze(name, base)
+    model = models.Sequential([layers.Input(shape=(32, 32, 3)), layers.Resizing(size, size), base] + head(dropout),
                               name=f'tl_{name}_finetune')
     model.compile(optimizer=optimizers.Adam(learning_rate=lr), loss='sparse_categorical_crossentropy',
                   metrics=['accuracy'])

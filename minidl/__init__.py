@@ -10,6 +10,7 @@ from . import functional  # noqa: F401
 from . import activations, initializers, regularizers, constraints, layers, losses, metrics, optimizers, callbacks, models  # noqa: F401
 from . import datasets, preprocessing, utils, saving, ops, random  # noqa: F401
 from . import distributed  # noqa: F401  (imports no MPI: see minidl/distributed/core.py)
+from . import applications  # noqa: F401
 from .layers import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 

@@ -1,6 +1,6 @@
-"""The course examples: every builder has the parameter counts MODELS.md catalogues, every script
-runs end to end on tiny synthetic data (exit 0 and its RESULT line), the pretrained-model scripts
-say what is missing, and the Keras weight-file reader round-trips."""
+"""The course examples: every builder has the parameter counts MODELS.md catalogues, and every script
+runs end to end on tiny synthetic data (exit 0 and its RESULT line). The transfer-learning scripts
+(ImageNet weights) are tested in test_applications_examples.py."""
 import math
 import os
 import re
@@ -103,47 +103,6 @@ def test_every_builder_has_the_catalogued_parameter_counts():
     assert not mismatches, '\n'.join(mismatches)
 
 
-def test_pretrained_backbones_and_heads_have_the_catalogued_counts():
-    import birds_resnet50 as birds
-    import cifar10_transfer as transfer
-    import pretrained
-    from minidl import layers, models
-
-    assert pretrained.backbone('vgg16', (32, 32, 3)).count_params() == 14_714_688
-    resnet = pretrained.backbone('resnet50', (64, 64, 3))
-    assert _counts(resnet)[::2] == (23_587_712, 53_120)
-    assert pretrained.backbone('densenet121', (64, 64, 3)).count_params() == 7_037_504
-    head = models.Sequential([layers.Input(shape=(25088,))] + transfer.head(0.6))
-    assert _counts(head) == (6_458_506, 6_457_738, 768)
-    for variant, total in (('feat_v1', 1_151_688), ('feat_v3', 1_231_816)):
-        assert models.Sequential([layers.Input(shape=(2048,))] + birds.head_layers(variant)).count_params() == total
-
-
-def test_keras_weight_files_load_by_layer_name(tmp_path):
-    """A file in keras.applications' layout (layer_names / weight_names attributes) written
-    from one VGG16 loads into a fresh one; a file for another network is refused by name."""
-    h5py = pytest.importorskip('h5py')
-    import pretrained
-    source = pretrained.backbone('vgg16', (32, 32, 3))
-    path = tmp_path / 'vgg16_notop.h5'
-    with h5py.File(path, 'w') as f:
-        weighted = [layer for layer in source.layers if layer.weights]
-        f.attrs['layer_names'] = [layer.name.encode() for layer in source.layers]
-        for layer in source.layers:
-            group = f.create_group(layer.name)
-            names = [f'{layer.name}/{w}:0'.encode() for w in ('kernel', 'bias')][:len(layer.weights)]
-            group.attrs['weight_names'] = names
-            for name, value in zip(names, layer.get_weights()):
-                group.create_dataset(name.decode(), data=value)
-    target = pretrained.pretrained_backbone('vgg16', (32, 32, 3), str(path))
-    for a, b in zip(weighted, [layer for layer in target.layers if layer.weights]):
-        for wa, wb in zip(a.get_weights(), b.get_weights()):
-            np.testing.assert_array_equal(wa, wb)
-    assert not target.trainable_weights
-    with pytest.raises(SystemExit, match='no weights for'):
-        pretrained.load_keras_weights(pretrained.backbone('resnet50', (64, 64, 3)), str(path))
-
-
 SMOKE = ['--synthetic', '--limit', '64', '--epochs', '1', '--batch-size', '16']
 TINY = ['--limit', '8', '--batch-size', '8']  # appended after SMOKE for the 16M-parameter networks
 
@@ -205,21 +164,6 @@ def _has_matplotlib():
     except ImportError:
         return False
     return True
-
-
-@pytest.mark.parametrize('script, flags, missing', [
-    ('cifar10_muestras.py', ['--muestra', '9'], ['--weights']),
-    ('cifar10_transfer.py', ['--model', 'densenet121_finetune'], ['--weights']),
-    ('birds_resnet50.py', ['--model', 'ft_v2', '--weights', 'absent.h5'], ['--weights', '--birds-dir']),
-])
-def test_pretrained_scripts_say_what_is_missing(script, flags, missing, tmp_path):
-    proc = _run(script, SMOKE + flags, tmp_path)
-    assert proc.returncode == 2
-    assert 'cannot run' in proc.stdout and 'RESULT' not in proc.stdout
-    for flag in missing:
-        assert flag in proc.stdout
-    if '--weights' in flags:
-        assert 'not found: absent.h5' in proc.stdout
 
 
 def test_missing_data_set_is_explained_without_a_traceback(tmp_path):

@@ -4,8 +4,8 @@ catalogue's tables give it; total, trainable and non-trainable counts must equal
 Models with pretrained backbones enter with what can be built from scratch: the feature heads
 (their inputs are precomputed features) and the VGG16 fine-tuning model (backbone built from
 layers, weights=None, frozen up to block5_conv1; the parameter-free Resizing layer is left out).
-The DenseNet121/ResNet50 backbones are built and counted in test_examples.py (from
-examples/pretrained.py, with layers.ZeroPadding2D). Not built: tp4b.ej10_* (no architecture printed).
+The VGG16/ResNet50/DenseNet121 backbones are minidl.applications models, counted in
+test_applications.py and test_applications_examples.py. Not built: tp4b.ej10_* (no architecture printed).
 """
 import numpy as np
 import pytest
