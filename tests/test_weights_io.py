@@ -79,7 +79,7 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
 
     def broken(f, model):
         raise RuntimeError('disk full')
-    monkeypatch.setattr(saving, '_write_keras2', broken)
+    monkeypatch.setattr(saving, 'write_keras2', broken)
     with pytest.raises(RuntimeError, match='disk full'):
         model.save_weights(path)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ['w.h5']
