@@ -20,6 +20,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 import socket
 import time
 
@@ -63,12 +64,13 @@ def _process_alive(pid):
     return True
 
 
-def remove_stale_temporaries(target, suffix='.tmp'):
+def remove_stale_temporaries(target, suffix='.tmp', directories=False):
     """Delete leftovers of earlier, interrupted writes of ``target``; returns their paths.
 
     A temporary named by this host is stale when its process no longer runs; one from another
     host, or an unnamed one from an older minidl (``.<name>.XXXXXXXX<suffix>``), when it is
-    older than ``STALE_AGE_S``. A temporary of a write still in progress is never touched."""
+    older than ``STALE_AGE_S``. A temporary of a write still in progress is never touched.
+    With ``directories=True`` the temporaries are folders (an archive being unpacked)."""
     folder = os.path.dirname(target)
     pattern = _temp_pattern(target, suffix)
     removed = []
@@ -86,7 +88,7 @@ def remove_stale_temporaries(target, suffix='.tmp'):
             info = os.lstat(path)
         except OSError:
             continue
-        if not os.path.isfile(path) or os.path.islink(path):
+        if os.path.islink(path) or not (os.path.isdir(path) if directories else os.path.isfile(path)):
             continue
         owner_host, pid = match.group(1), match.group(2)
         if owner_host == host:
@@ -95,7 +97,7 @@ def remove_stale_temporaries(target, suffix='.tmp'):
             stale = now - info.st_mtime > STALE_AGE_S
         if stale:
             with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
+                shutil.rmtree(path) if directories else os.remove(path)
                 removed.append(path)
     return removed
 

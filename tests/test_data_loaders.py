@@ -387,6 +387,7 @@ def test_csv_with_wrong_columns_is_refused(cache):
         boston_housing.load_data()
 
 
+@pytest.mark.filterwarnings('ignore:.*not the official file')  # a synthetic table, not the official CSV
 def test_pima_diabetes_all_rows_by_default_and_optional_split(cache, rng):
     table = np.column_stack([rng.integers(0, 200, (768, 8)), rng.integers(0, 2, 768)])
     put(cache, 'pima', 'pima-indians-diabetes.csv',
@@ -400,6 +401,7 @@ def test_pima_diabetes_all_rows_by_default_and_optional_split(cache, rng):
     assert len(x_train) == 576 and len(x_test) == 192
 
 
+@pytest.mark.filterwarnings('ignore:.*not the official file')
 def test_pima_with_wrong_rows_is_refused(cache):
     put(cache, 'pima', 'pima-indians-diabetes.csv', b'1,2,3,4,5,6,7,8,1\n' * 10)
     with pytest.raises(DatasetError, match='768'):

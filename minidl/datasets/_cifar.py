@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from ._files import DatasetError, find_file, get_file, search_dirs
+from ._files import DatasetError, fetch, find_file, search_dirs
 from ._formats import load_pickle, read_members, reading
 
 
@@ -14,7 +14,7 @@ def locate(subdir, archive, folder, origin, sha256, path=None):
         for d in dirs:
             if os.path.isdir(os.path.join(d, folder)):
                 return d
-    return get_file(archive, origin, sha256, cache_subdir=subdir, search=[path] if path is not None else None)
+    return fetch(archive, origin, sha256, subdir, path)
 
 
 def read_batches(source, folder, names, label_key):

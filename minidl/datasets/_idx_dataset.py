@@ -1,7 +1,7 @@
 """Shared loader for the MNIST-style data sets: four gzipped IDX files."""
 import numpy as np
 
-from ._files import DatasetError, get_file
+from ._files import DatasetError, fetch
 from ._formats import read_idx
 
 IDX_FILES = ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
@@ -19,8 +19,7 @@ def read_image_label_pair(images_path, labels_path):
 
 def fetch_idx_files(subdir, base_url, sha256, path=None):
     """Paths of the four IDX files of ``subdir``: cached, or downloaded from ``base_url``."""
-    search = [path] if path is not None else None
-    return [get_file(name, base_url + name, sha256[name], cache_subdir=subdir, search=search) for name in IDX_FILES]
+    return [fetch(name, base_url + name, sha256[name], subdir, path) for name in IDX_FILES]
 
 
 def load_idx_dataset(subdir, base_url, sha256, path=None):

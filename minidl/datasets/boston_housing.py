@@ -8,7 +8,7 @@ encodes race and raises ethical concerns: use the set only as a small regression
 """
 import numpy as np
 
-from ._files import DatasetError, find_file, get_file, search_dirs
+from ._files import DatasetError, fetch, find_file, search_dirs
 from ._formats import read_csv_matrix, reading
 from ._split import shuffle_split
 
@@ -32,7 +32,7 @@ def load_data(path=None, test_split=0.2, seed=113):
         table = read_csv_matrix(csv, 14)
         x, y = table[:, :13], table[:, 13]
     else:
-        npz = get_file(NPZ, ORIGIN, SHA256, cache_subdir=DATASET, search=[path] if path is not None else None)
+        npz = fetch(NPZ, ORIGIN, SHA256, DATASET, path)
         with reading(npz), np.load(npz, allow_pickle=False) as arrays:
             x, y = arrays['x'].astype(np.float64), arrays['y'].astype(np.float64)
         if x.ndim != 2 or x.shape[1] != 13 or y.shape != (len(x),):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..preprocessing.text import text_to_word_sequence
 from ..atomic import atomic_path
-from ._files import DatasetError, get_file, hash_file
+from ._files import DatasetError, fetch, hash_file
 from ._formats import reading
 
 DATASET = 'imdb'
@@ -110,7 +110,7 @@ def _corpus(path):
     """The tokenized corpus as arrays: ``<split>_words`` (all ranks, concatenated),
     ``<split>_offsets`` (sequence boundaries), ``<split>_labels``, ``vocabulary`` (utf-8 words
     joined by newlines, in rank order). Read from the cache file when it belongs to the archive."""
-    archive = get_file(ARCHIVE, ORIGIN, SHA256, cache_subdir=DATASET, search=[path] if path is not None else None)
+    archive = fetch(ARCHIVE, ORIGIN, SHA256, DATASET, path)
     signature = hash_file(archive)
     cache = os.path.join(os.path.dirname(archive), CACHE)
     if os.path.isfile(cache):

@@ -4,18 +4,21 @@ diabetes was diagnosed within five years.
 Columns: pregnancies, plasma glucose, diastolic blood pressure, triceps skin-fold thickness,
 2-h serum insulin, BMI, diabetes pedigree function, age; then the outcome (0/1). Missing values
 are coded as 0 (except for pregnancies, where 0 is a real count). The file is the widely
-circulated headerless CSV, ``pima-indians-diabetes.csv``; no official checksum is published for
-it, so a download is checked by its shape (768 x 9) instead.
+circulated headerless CSV, ``pima-indians-diabetes.csv``. No official checksum is published for
+it; a download is checked against the sha256 of the widely used copy (``SHA256``) and by its
+shape (768 x 9).
 """
 import numpy as np
 
-from ._files import DatasetError, get_file
+from ._files import DatasetError, fetch
 from ._formats import read_csv_matrix
 from ._split import shuffle_split
 
 DATASET = 'pima'
 CSV = 'pima-indians-diabetes.csv'
 ORIGIN = 'https://raw.githubusercontent.com/jbrownlee/Datasets/master/pima-indians-diabetes.data.csv'
+# sha256 of the file at ORIGIN (the copy in the project's offline data sets, checked against it).
+SHA256 = '06f5b7c2cd7bca686fda4f92eab5f61e7ff6426a9acefa2e3dda04fc54293cf5'
 ROWS = 768
 
 
@@ -36,8 +39,7 @@ def load_data(path=None, test_split=0.0, seed=113):
     shuffled with ``RandomState(seed)`` and split as Keras' ``boston_housing`` does. The file is
     looked for in ``path`` (a directory), ``$MINIDL_DATA/pima/`` and ``~/.minidl/datasets/pima/``.
     """
-    csv = get_file(CSV, ORIGIN, None, cache_subdir=DATASET, search=[path] if path is not None else None,
-                   validate=_read_table)
+    csv = fetch(CSV, ORIGIN, SHA256, DATASET, path, validate=_read_table)
     table = _read_table(csv)
     x, y = table[:, :8], table[:, 8].astype(np.int64)
     if test_split == 0:

@@ -16,5 +16,12 @@ def set_random_seed(seed):
     random.seed(seed)
     backend.seed(seed)
 
+
+def get_file(*args, **kwargs):
+    """Keras' ``keras.utils.get_file``: see ``minidl.datasets.get_file``."""
+    from ..datasets._files import get_file as _get_file
+    return _get_file(*args, **kwargs)
+
+
 __all__ = ['to_categorical', 'KFold', 'StratifiedKFold', 'train_test_split', 'plot_history', 'image_grid', 'PyDataset',
-           'Sequence', 'pad_sequences', 'set_random_seed']
+           'Sequence', 'pad_sequences', 'set_random_seed', 'get_file']
