@@ -82,7 +82,9 @@ def test_idx_loader_takes_an_explicit_directory(cache, tmp_path, rng):
 
 @pytest.mark.parametrize('damage, message', [
     (lambda data: data[:len(data) // 2], 'truncated or corrupt'),
-    (lambda data: gzip.compress(b'\x00\x00\x08\x03' + (5).to_bytes(4, 'big') * 3 + b'\x01' * 10), 'header announces'),
+    (lambda data: gzip.compress(b'\x00\x00\x08\x03' + (5).to_bytes(4, 'big') + (28).to_bytes(4, 'big') * 2
+                                + b'\x01' * 10), 'header announces'),
+    (lambda data: gzip.compress(b'\x00\x00\x08\x03' + (5).to_bytes(4, 'big') * 3 + b'\x01' * 125), 'items of shape'),
     (lambda data: gzip.compress(b'\x12\x34\x56\x78' + b'\x00' * 40), 'not an IDX file'),
     (lambda data: idx_bytes(np.zeros((3, 28), np.uint8)), 'dimensions'),
 ])

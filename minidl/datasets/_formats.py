@@ -6,6 +6,7 @@ do, instead of a bare ``EOFError`` or ``zlib.error`` from deep inside the standa
 import contextlib
 import gzip
 import io
+import math
 import os
 import pickle
 import struct
@@ -40,28 +41,62 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype('>i2'), 0x0C: np.dty
               0x0D: np.dtype('>f4'), 0x0E: np.dtype('>f8')}
 
 
-def read_idx(path, ndim):
+# deflate cannot expand data more than about 1032 times: a gzip claiming more is not real data
+MAX_GZIP_EXPANSION = 1100
+_READ_CHUNK = 1 << 24
+
+
+def read_idx(path, ndim, item_shape=None):
     """An IDX file (optionally gzipped) as an array with ``ndim`` dimensions.
 
     Header: two zero bytes, a type code (0x08 = uint8), the number of dimensions, then each
-    dimension as a big-endian uint32; the values follow in row-major order.
+    dimension as a big-endian uint32; the values follow in row-major order. The header is
+    checked before anything is allocated: the bytes it announces must be what the file holds
+    (a plain file) or could hold (a gzip expands at most ``MAX_GZIP_EXPANSION`` times), and
+    ``item_shape`` (e.g. (28, 28)) must match the dimensions after the first. The values are
+    then read straight into an array of exactly that size.
     """
+    path = os.fspath(path)
     with reading(path):
+        file_size = os.path.getsize(path)
+        gzipped = path.endswith('.gz')
         with _open_maybe_gzip(path) as f:
-            data = f.read()
-        if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-            raise DatasetError(f'{path} is not an IDX file (magic number {data[:4].hex() or "missing"}).')
-        if data[3] != ndim:
-            raise DatasetError(f'{path} holds an IDX array of {data[3]} dimensions, expected {ndim} '
-                               f'(magic {int.from_bytes(data[:4], "big")}, expected {0x800 + ndim} for uint8).')
-        shape = struct.unpack(f'>{ndim}I', data[4:4 + 4 * ndim])
-        dtype = np.dtype(_IDX_TYPES[data[2]])
-        offset = 4 + 4 * ndim
-        expected = int(np.prod(shape)) * dtype.itemsize
-        if len(data) - offset != expected:
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
+                raise DatasetError(f'{path} is not an IDX file (magic number {head.hex() or "missing"}).')
+            if head[3] != ndim:
+                raise DatasetError(f'{path} holds an IDX array of {head[3]} dimensions, expected {ndim} '
+                                   f'(magic {int.from_bytes(head, "big")}, expected {0x800 + ndim} for uint8).')
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise DatasetError(f'{path} is truncated: its header ends after {4 + len(dims)} bytes.')
+            shape = struct.unpack(f'>{ndim}I', dims)
+            dtype = np.dtype(_IDX_TYPES[head[2]])
+            offset = 4 + 4 * ndim
+            expected = math.prod(shape) * dtype.itemsize
+            if item_shape is not None and tuple(shape[1:]) != tuple(item_shape):
+                raise DatasetError(f'{path} holds items of shape {tuple(shape[1:])}, expected {tuple(item_shape)}: '
+                                   'it is not a file of this data set.')
+            if gzipped and expected > MAX_GZIP_EXPANSION * file_size:
+                raise DatasetError(f'{path} is corrupt: its header announces shape {shape} ({expected:,} bytes), '
+                                   f'more than a {file_size:,}-byte gzip file can hold. Delete it and load again '
+                                   'to download a fresh copy.')
+            if not gzipped and expected != file_size - offset:
+                raise DatasetError(f'{path} is truncated or corrupt: its header announces shape {shape} '
+                                   f'({expected} bytes) but it holds {file_size - offset} bytes of data.')
+            values = np.empty(expected, np.uint8)
+            view, filled = memoryview(values), 0
+            while filled < expected:
+                n = f.readinto(view[filled:filled + _READ_CHUNK])
+                if not n:
+                    break
+                filled += n
+            extra = len(f.read(1))
+        if filled != expected or extra:
+            held = f'{filled} bytes' if not extra else f'more than {expected} bytes'
             raise DatasetError(f'{path} is truncated or corrupt: its header announces shape {shape} '
-                               f'({expected} bytes) but it holds {len(data) - offset} bytes of data.')
-        return np.frombuffer(data, dtype, offset=offset).reshape(shape).astype(dtype.newbyteorder('='))
+                               f'({expected} bytes) but it holds {held} of data.')
+        return values.view(dtype).reshape(shape).astype(dtype.newbyteorder('='), copy=False)
 
 
 class _ArrayUnpickler(pickle.Unpickler):

@@ -10,7 +10,7 @@ IDX_FILES = ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
 
 def read_image_label_pair(images_path, labels_path):
     """uint8 images (n, rows, cols) and labels (n,) from two IDX files, checked to match."""
-    images, labels = read_idx(images_path, 3), read_idx(labels_path, 1)
+    images, labels = read_idx(images_path, 3, item_shape=(28, 28)), read_idx(labels_path, 1)
     if len(images) != len(labels):
         raise DatasetError(f'{images_path} holds {len(images)} images but {labels_path} holds '
                            f'{len(labels)} labels: the files do not belong together.')
