@@ -8,8 +8,11 @@ import os
 
 import numpy as np
 
-_CUPY_HINT = ('install the GPU extra that matches your CUDA driver: '
-              'pip install "minidl[cuda12]" (CUDA 12.x) or pip install "minidl[cuda13]" (CUDA 13.x)')
+# minidl is not on a package index, so its extras cannot be installed by name: name CuPy's own wheels,
+# and the extras for a checkout of the repository.
+_CUPY_HINT = ('install the CuPy wheel that matches your CUDA driver (nvidia-smi shows its CUDA version): '
+              'pip install cupy-cuda12x (CUDA 12.x) or pip install cupy-cuda13x (CUDA 13.x); from a checkout '
+              'of minidl, pip install -e ".[cuda12]" or pip install -e ".[cuda13]" does the same')
 
 _state = {'name': 'numpy', 'xp': np}
 floatx = np.float32

@@ -27,11 +27,17 @@ def test_unknown_backend_is_rejected():
         minidl.set_backend('tensorflow')
 
 
-@pytest.mark.skipif(cuda_available(), reason='CuPy works here')
-def test_cupy_unavailable_says_what_to_install():
-    with pytest.raises(minidl.BackendError, match=r'pip install "minidl\[cuda12\]"'):
+def test_cupy_unavailable_says_what_to_install(monkeypatch):
+    """The hint names what an index serves (CuPy's wheels) and the extras only from a checkout:
+    'pip install "minidl[cuda12]"' fails, minidl is on no index (issue 13)."""
+    old = minidl.get_backend()
+    monkeypatch.setitem(sys.modules, 'cupy', None)  # import cupy raises ImportError, also where CuPy is installed
+    with pytest.raises(minidl.BackendError) as info:
         minidl.set_backend('cupy')
-    assert minidl.get_backend() == 'numpy'
+    message = str(info.value)
+    assert 'pip install cupy-cuda12x' in message and 'pip install cupy-cuda13x' in message
+    assert 'pip install -e ".[cuda12]"' in message and '"minidl[cuda12]"' not in message
+    assert minidl.get_backend() == old
 
 
 def test_env_variable_selects_backend_at_import():
