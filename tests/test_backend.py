@@ -7,7 +7,6 @@ import pytest
 
 import minidl
 from minidl import backend
-from tests.conftest import cuda_available
 
 
 def test_numpy_backend_roundtrip():
