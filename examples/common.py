@@ -30,25 +30,111 @@ _SYNTHETIC_IMAGES = {
 _SYNTHETIC_SIZES = (256, 64)  # train, test rows when --synthetic is given without --limit
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the script's docstring as written and shows each option's real default."""
+
+    def _get_help_string(self, action):
+        text = action.help or ''
+        if ('%(default)' not in text and 'default' not in text and action.option_strings
+                and action.default is not None and action.default is not False
+                and action.default is not argparse.SUPPRESS):
+            text += ' (default: %(default)s)'
+        return text
+
+
+# Flags that choose what a script runs; their help lists the choices with the course's model ids.
+_CHOICE_FLAGS = {'--arch': 'architecture', '--model': 'model', '--variant': 'variant', '--dataset': 'data set',
+                 '--net': 'network', '--data': 'data preparation', '--loss': 'loss', '--muestra': 'Muestra',
+                 '--task': 'task', '--augment': 'augmentation'}
+
+
+def _model_id(value):
+    """The course model id held in a VARIANTS entry ('tp4a.ej8_mnist_dense' or a tuple starting with one)."""
+    first = value[0] if isinstance(value, tuple) and value else value
+    return first if isinstance(first, str) and '.' in first else None
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose choice flags (``--model``, ``--arch``, ``--variant``,
+    ``--dataset``, ...) always get a help text: the choices, with the course model id of each
+    when the script's ``VARIANTS`` table names one, and the default."""
+
+    def __init__(self, *args, variants=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._variants = variants or {}
+
+    def add_argument(self, *names, **kwargs):
+        flag = next((n for n in names if n in _CHOICE_FLAGS), None)
+        choices = kwargs.get('choices')
+        if flag and choices is not None:
+            listed = []
+            for choice in choices:
+                model_id = _model_id(self._variants.get(choice)) if isinstance(choice, str) else None
+                listed.append(f'{choice} ({model_id})' if model_id else str(choice))
+            what = f'which {_CHOICE_FLAGS[flag]} to run: ' + ', '.join(listed)
+            given = kwargs.get('help')
+            if given:
+                kwargs['help'] = f'{given}; {what}'
+            else:
+                kwargs['help'] = what + ('; the description above says what each is' if self.description else '')
+            if kwargs.get('default') is None and 'default' not in kwargs['help']:
+                kwargs['help'] += ' (default: the one the description names)'
+            kwargs['help'] = kwargs['help'].replace('%', '%%').replace('%%(default)s', '%(default)s')
+        elif not kwargs.get('help') and names and names[0].startswith('--'):
+            kwargs['help'] = names[0][2:].replace('-', ' ')  # so that --help shows at least its default
+        return super().add_argument(*names, **kwargs)
+
+
+def _script_globals(description):
+    """The globals of the calling script whose docstring starts with ``description`` (a script
+    may build its parser through a helper of another script, as ej10_cifar_vgg16 does)."""
+    frame = sys._getframe(2)
+    first = frame.f_globals if frame is not None else {}
+    while frame is not None:
+        doc = frame.f_globals.get('__doc__') or ''
+        if description and doc.strip().startswith(description.strip()):
+            return frame.f_globals
+        frame = frame.f_back
+    return first
+
+
 def parser(description, epochs, batch_size):
-    """The shared argparse parser; scripts add their own variant flags to it."""
-    p = argparse.ArgumentParser(description=description)
+    """The shared argparse parser; scripts add their own variant flags to it.
+
+    ``description`` is the script's docstring or its first line (then the whole docstring of
+    the calling script is shown by ``--help``). ``epochs`` / ``batch_size`` of None mean "as the
+    chosen variant's report", and ``--help`` says so."""
+    caller = _script_globals(description)
+    doc = caller.get('__doc__') or ''
+    if description and doc.strip().startswith(description.strip()):
+        description = doc.strip()
+    variants = caller.get('VARIANTS') if isinstance(caller.get('VARIANTS'), dict) else None
+    p = _Parser(description=description, formatter_class=_HelpFormatter, variants=variants)
     p.add_argument('--backend', choices=['numpy', 'cupy'], default='numpy',
-                   help='array backend (cupy needs a CUDA GPU)')
-    p.add_argument('--epochs', type=int, default=epochs, help=f'training epochs (default {epochs})')
-    p.add_argument('--batch-size', type=int, default=batch_size, help=f'batch size (default {batch_size})')
-    p.add_argument('--seed', type=int, default=0, help='random seed for weights, shuffling and data')
+                   help='array backend (cupy needs a CUDA GPU and CuPy: pip install cupy-cuda12x)')
+    p.add_argument('--epochs', type=int, default=epochs,
+                   help='training epochs' + ('' if epochs is not None else
+                                             " (default: the chosen variant's, as in its course report)"))
+    p.add_argument('--batch-size', type=int, default=batch_size,
+                   help='batch size' + ('' if batch_size is not None else
+                                        " (default: the chosen variant's, as in its course report)"))
+    p.add_argument('--seed', type=int, default=0, help='random seed for weights, shuffling, data and --limit')
     p.add_argument('--limit', type=int, default=None, metavar='N',
-                   help='train and test on the first N samples only (smoke runs)')
+                   help='smoke runs: train on N training samples and test on N test samples, each a '
+                        'class-stratified random subset (seeded by --seed; regression data: the first N); '
+                        'default: the whole data set')
     p.add_argument('--data-dir', default=None,
                    help='dataset cache root (default: $MINIDL_DATA or ~/.minidl/datasets)')
     p.add_argument('--plot', default=None, metavar='PATH',
-                   help=f'where to save the history plot (default {DEFAULT_OUT_DIR}/<model>.png); '
+                   help=f'where to save the history plot (default: {DEFAULT_OUT_DIR}/<model>.png); '
                         'other pictures go next to it')
-    p.add_argument('--save-weights', default=None, metavar='PATH', help='save the trained weights (HDF5)')
+    p.add_argument('--save-weights', default=None, metavar='PATH',
+                   help="save the trained weights (HDF5; a name ending in '.weights.h5' gets Keras 3's layout; "
+                        'default: not saved)')
     p.add_argument('--quiet', action='store_true', help='no summary and no progress bar')
     p.add_argument('--time-limit', type=float, default=None, metavar='MINUTES',
-                   help='stop training before this wall-clock budget is spent (callbacks.TimeStopping)')
+                   help='stop training before this wall-clock budget is spent (callbacks.TimeStopping; '
+                        'default: no limit)')
     p.add_argument('--synthetic', action='store_true',
                    help='random data of the right shapes instead of the real data set (no downloads)')
     return p
@@ -73,8 +159,44 @@ def summary(model, args):
         model.summary()
 
 
-def _limit(arrays, n):
-    return tuple(a if n is None else a[:n] for a in arrays)
+def stratified_indices(y, n, seed=0):
+    """Indices (sorted) of a subset of ``n`` rows of labels ``y`` with each class in proportion:
+    class ``k`` with ``c_k`` of ``m`` rows gets ``n c_k / m`` rows rounded by largest remainder,
+    drawn at random (``seed``). Labels may be (m,), (m, 1) or one-hot (m, k). Test sets that are
+    sorted by class (CIFAR-10's test batch) would otherwise give one or two classes only."""
+    y = np.asarray(y)
+    labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(len(y))
+    m = len(labels)
+    if n >= m:
+        return np.arange(m)
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    quotas = n * counts / m
+    take = np.floor(quotas).astype(int)
+    short = n - take.sum()
+    if short:
+        order = np.lexsort((-counts, -(quotas - take)))  # largest remainder first, then the larger class
+        take[order[:short]] += 1
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(np.flatnonzero(inverse == k), size=t, replace=False) for k, t in enumerate(take) if t]
+    return np.sort(np.concatenate(chosen)) if chosen else np.arange(0)
+
+
+def _is_classification(y):
+    y = np.asarray(y)
+    if y.dtype.kind in 'iub':
+        return True
+    return y.dtype.kind == 'f' and y.size > 0 and np.array_equal(y, np.round(y)) and len(np.unique(y)) <= 1000
+
+
+def _limit(arrays, n, seed=0):
+    """The first ``n`` rows of regression data; a class-stratified ``n`` of classification data."""
+    if n is None:
+        return tuple(arrays)
+    x, y = arrays
+    if len(y) > n and _is_classification(y):
+        index = stratified_indices(y, n, seed)
+        return x[index], np.asarray(y)[index]
+    return x[:n], y[:n]
 
 
 def _synthetic(name, args, **kwargs):
@@ -114,7 +236,8 @@ def _synthetic(name, args, **kwargs):
 
 def load_data(name, args, **kwargs):
     """``(x_train, y_train), (x_test, y_test)`` of a minidl data set (``kwargs`` go to its
-    ``load_data``), or synthetic data under ``--synthetic``; cut to ``--limit`` rows.
+    ``load_data``), or synthetic data under ``--synthetic``; cut to ``--limit`` rows (a
+    class-stratified subset for labelled data, see ``stratified_indices``).
 
     Also sets ``args.dataset_name``: the name that goes into the RESULT line (``mnist-sample``
     when the MNIST loader fell back to its bundled 5,000-image sample, ``<name>-synthetic``)."""
@@ -132,8 +255,8 @@ def load_data(name, args, **kwargs):
         args.dataset_name = name
         if name == 'mnist' and len(x_train) + len(x_test) < 70000:
             args.dataset_name = 'mnist-sample'
-    train = _limit((x_train, y_train), args.limit)
-    test = _limit((x_test, y_test), args.limit)
+    train = _limit((x_train, y_train), args.limit, args.seed)
+    test = _limit((x_test, y_test), args.limit, args.seed + 1)
     if args.limit:
         args.dataset_name += f'[:{args.limit}]'
     return train, test
