@@ -318,3 +318,18 @@ def test_extraction_into_an_existing_folder_removes_nothing(tmp_path):
     extract_archive(tmp_path / 'a.tar.gz', out)  # unchanged archive: not unpacked again
     assert (out / 'top' / 'new.txt').read_bytes() == b'edited'
     assert [n for n in os.listdir(tmp_path) if n.endswith('.extract')] == []
+
+
+def test_get_file_falls_back_to_tmp_when_the_cache_cannot_be_written(cache, server, tmp_path, monkeypatch):
+    """Keras' rule for a read-only home: download into <tmp>/.minidl/<cache_subdir>."""
+    import minidl.datasets._files as files
+    folder, url = server
+    (folder / 'ro.bin').write_bytes(b'fallback')
+    home = str(tmp_path / 'home')
+    os.makedirs(home)  # a home that exists but cannot be written
+    real_access = os.access
+    monkeypatch.setattr(files.os, 'access', lambda p, mode: False if str(p).startswith(home) else real_access(p, mode))
+    monkeypatch.setattr(files.tempfile, 'gettempdir', lambda: str(tmp_path / 'tmp'))
+    path = get_file('ro.bin', url + 'ro.bin', cache_subdir='models')
+    assert path == str(tmp_path / 'tmp' / '.minidl' / 'models' / 'ro.bin')
+    assert open(path, 'rb').read() == b'fallback'

@@ -22,6 +22,7 @@ import shutil
 import socket
 import sys
 import tarfile
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -224,7 +225,8 @@ def get_file(fname=None, origin=None, file_hash=None, cache_subdir='datasets', h
     ``$MINIDL_DATA[/<name>]``, first). An absolute ``cache_subdir`` is used as it is. A file that
     a Keras user already has in ``~/.keras/<cache_subdir>`` (``$KERAS_HOME``) is used from there
     when it matches ``file_hash`` (or when no hash is given). ``search`` lists folders looked in
-    first (minidl's loaders pass the user's ``path``).
+    first (minidl's loaders pass the user's ``path``). When the cache folder cannot be written
+    (a read-only home), downloads go to ``<tmp>/.minidl/<cache_subdir>`` as Keras does.
 
     Checks: ``file_hash`` is an md5 or sha256 hex digest (``hash_algorithm='auto'`` tells them
     apart by length, or give 'md5' / 'sha256'). A download must match it, or it is deleted and
@@ -269,6 +271,9 @@ def get_file(fname=None, origin=None, file_hash=None, cache_subdir='datasets', h
     else:
         targets, keras_dirs = _subdir_dirs(cache_subdir)
     targets = _unique(targets)
+    fallback = _writable_fallback(targets[0], cache_subdir)
+    if fallback:
+        targets.append(fallback)
     own_dirs = _unique([os.fspath(d) for d in (search or [])] + targets)
     name = fname
     if extract:
@@ -279,7 +284,7 @@ def get_file(fname=None, origin=None, file_hash=None, cache_subdir='datasets', h
     elif not force_download:
         found = _find_keras_copy(name, keras_dirs, file_hash, hash_algorithm)
     if not found:
-        found = os.path.join(targets[0], name)
+        found = os.path.join(fallback or targets[0], name)
         _download_or_explain(name, origin, found, file_hash, _unique(own_dirs + keras_dirs), validate,
                              hash_algorithm, cache_subdir)
     if extract:
@@ -287,6 +292,17 @@ def get_file(fname=None, origin=None, file_hash=None, cache_subdir='datasets', h
         extract_archive(found, destination, archive_format=archive_format)
         return destination
     return found
+
+
+def _writable_fallback(target, cache_subdir):
+    """Keras' rule: when the cache cannot be written (a read-only home), download to
+    ``<tmp>/.minidl/<cache_subdir>`` instead. None when ``target`` is writable."""
+    probe = os.path.abspath(target)
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if os.access(probe, os.W_OK):
+        return None
+    return os.path.join(tempfile.gettempdir(), '.minidl', cache_subdir.lstrip('/\\'))
 
 
 def fetch(fname, origin, file_hash, dataset, path=None, validate=None):
@@ -360,6 +376,7 @@ def download(origin, target, file_hash=None, timeout=None, validate=None, hash_a
     """
     timeout = DOWNLOAD_TIMEOUT_S if timeout is None else timeout
     deadline = DOWNLOAD_DEADLINE_S if deadline is None else deadline
+    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     digest = hashlib.new(_algorithm(file_hash, hash_algorithm)) if file_hash else None
     start = time.monotonic()
     with atomic_path(target, suffix='.part', what='Downloading to') as tmp:

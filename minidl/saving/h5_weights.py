@@ -197,7 +197,7 @@ def _collect_keras2(root, model, label, skip_mismatch, by_name):
             for layer in index.get(name, []):
                 where = f"layer '{name}' (#{k} in the file)"
                 updates.extend(_match_layer(layer, _legacy_weights(layer), layer_group, names, label, where,
-                                            skip_mismatch, skip_counts=skip_mismatch))
+                                            skip_mismatch, skip_counts=skip_mismatch, saved_name=name))
     else:
         layers = [layer for layer in model.layers if layer.weights]
         if len(saved) != len(layers):
@@ -208,7 +208,7 @@ def _collect_keras2(root, model, label, skip_mismatch, by_name):
         for layer, (name, layer_group, names) in zip(layers, saved):
             where = f"layer '{name}'"
             updates.extend(_match_layer(layer, _legacy_weights(layer), layer_group, names, label, where,
-                                        skip_mismatch, skip_counts=False))
+                                        skip_mismatch, skip_counts=False, saved_name=name))
     top = h5io.group(root, 'top_level_model_weights', label, required=False)
     if top is not None:
         names = h5io.string_list(top, 'weight_names', label) or []
@@ -247,7 +247,7 @@ def _order_by_role(weights, names, group_name):
     return [by_role[role] for role in model_roles]
 
 
-def _match_layer(layer, weights, layer_group, names, label, where, skip_mismatch, skip_counts):
+def _match_layer(layer, weights, layer_group, names, label, where, skip_mismatch, skip_counts, saved_name=None):
     """(weight, dataset, label) triples of one layer after checking counts and shapes (nothing read)."""
     what = f"Layer '{layer.name}' ({type(layer).__name__})"
     if len(names) != len(weights):
@@ -257,7 +257,7 @@ def _match_layer(layer, weights, layer_group, names, label, where, skip_mismatch
             warnings.warn(f'Skipping loading weights of {message}', stacklevel=4)
             return []
         raise ValueError(message)
-    names = _order_by_role(weights, names, layer_group.name.rsplit('/', 1)[-1])
+    names = _order_by_role(weights, names, saved_name or layer_group.name.rsplit('/', 1)[-1])
     pairs = []
     for w, name in zip(weights, names):
         ds = h5io.dataset(layer_group, name, label)
