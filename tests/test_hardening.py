@@ -589,3 +589,19 @@ def test_a_killed_download_leaves_a_part_file_that_the_next_download_removes(tmp
 def test_the_test_servers_listen_on_loopback_only(trickle_server):
     host = trickle_server.split('//')[1].split(':')[0]
     assert host == '127.0.0.1' and socket.inet_aton(host)[0] == 127
+
+
+def test_values_of_unknown_shape_are_read_only_when_they_are_stored(tmp_path):
+    """For state whose shape is not known before reading (an optimizer's), a dataset declaring
+    far more than it stores is refused, as Keras' safe_get_h5_dataset does; real data reads."""
+    path = tmp_path / 'state.h5'
+    with h5py.File(path, 'w') as f:
+        g = f.create_group('optimizer/vars')
+        g['0'] = np.arange(5, dtype=np.float32)
+        g.create_dataset('1', shape=(1 << 15, 1 << 15), dtype='float32', chunks=(1024, 1024))  # 4 GiB, none stored
+    with h5io.open_file(path) as f:
+        group = h5io.group(f, 'optimizer/vars', str(path))
+        np.testing.assert_array_equal(h5io.read_unknown_shape(h5io.dataset(group, '0', str(path)), str(path)),
+                                      np.arange(5))
+        with pytest.raises(h5io.UnsafeH5Error, match=r"'/optimizer/vars/1' declares 4,294,967,296 bytes"):
+            h5io.arrays(group, str(path))

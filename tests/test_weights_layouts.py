@@ -75,22 +75,28 @@ def test_legacy_file_listing_weights_in_another_order_is_matched_by_name(tmp_pat
 
 
 def test_chunked_layer_names_and_slashes_in_layer_names(tmp_path):
-    """Keras splits 'layer_names' into layer_names0, layer_names1, ... past 64 KB; DenseNet's
-    layer names ('conv1/conv') make nested groups."""
-    model = Sequential([L.Dense(3, input_shape=(2,), name='conv1/conv'),
-                        L.BatchNormalization(name='conv1/bn'), L.Dense(2, name='fc')])
+    """Keras splits 'layer_names' into layer_names0, layer_names1, ... past 64 KB; the official
+    DenseNet files name layers 'conv1/conv' (Keras 2), which makes nested groups. Keras 3 (and
+    minidl) no longer allow '/' in layer names, and load such files by position."""
+    def build():
+        L.clear_session()
+        return Sequential([L.Dense(3, input_shape=(2,), name='conv1_conv'),
+                           L.BatchNormalization(name='conv1_bn'), L.Dense(2, name='fc')])
+    model = build()
     _scramble(model, 3)
-    path = tmp_path / 'chunked.h5'
-    model.save_weights(path)
-    with h5py.File(path, 'a') as f:
-        names = f.attrs['layer_names']
-        del f.attrs['layer_names']
-        f.attrs['layer_names0'] = names[:2]
-        f.attrs['layer_names1'] = names[2:]
-        assert 'conv' in f['conv1'] and 'bn' in f['conv1']
-    L.clear_session()
-    other = Sequential([L.Dense(3, input_shape=(2,), name='conv1/conv'),
-                        L.BatchNormalization(name='conv1/bn'), L.Dense(2, name='fc')])
+    saved = ['conv1/conv', 'conv1/bn', 'fc']
+    path = tmp_path / 'densenet_style.h5'
+    with h5py.File(path, 'w') as f:
+        f.attrs['layer_names0'] = [n.encode() for n in saved[:2]]
+        f.attrs['layer_names1'] = [saved[2].encode()]
+        for name, layer in zip(saved, model.layers):
+            g = f.require_group(name)
+            names = [f'{name}/{w.name}:0' for w in layer.weights]
+            g.attrs['weight_names'] = [n.encode() for n in names]
+            for n, w in zip(names, layer.get_weights()):
+                g.create_dataset(n, data=w)
+        assert 'conv' in f['conv1'] and 'bn' in f['conv1'] and 'conv1' in f['conv1/conv']
+    other = build()
     other.load_weights(path)
     for a, b in zip(model.get_weights(), other.get_weights()):
         np.testing.assert_array_equal(a, b)

@@ -33,6 +33,8 @@ HDF5_SIGNATURE = b'\x89HDF\r\n\x1a\n'
 HDF5_OBJECT_HEADER_LIMIT = 64512   # bytes one attribute may hold (Keras splits longer name lists)
 MAX_ATTRIBUTE_BYTES = 64 << 20      # a list of layer or weight names is far smaller than these
 MAX_ATTRIBUTE_VALUES = 1 << 20
+BOMB_FLOOR_BYTES = 256 << 20        # datasets read without an expected shape: larger ones must be stored,
+MAX_EXPANSION = 1000                # not declared (at most this many times their bytes on disk)
 # Filters HDF5 and h5py implement themselves; any other needs a plugin library loaded at read time.
 SAFE_FILTERS = {1: 'deflate (gzip)', 2: 'shuffle', 3: 'fletcher32', 4: 'szip', 5: 'nbit', 6: 'scaleoffset',
                 32000: 'lzf'}
@@ -241,6 +243,25 @@ def read(ds, label):
     except OSError as exc:
         raise H5FileError(f"{label}: dataset '{ds.name}' could not be read ({_reason(exc)}); the file is "
                           'probably truncated or corrupt. Save or download it again.') from exc
+
+
+def read_unknown_shape(ds, label):
+    """Read a dataset whose shape the caller cannot know in advance (an optimizer's state
+    before it is built): refused when it declares more than ``BOMB_FLOOR_BYTES`` and over
+    ``MAX_EXPANSION`` times what it stores (a chunked dataset of fill values, or a compression
+    bomb), as Keras 3's ``safe_get_h5_dataset`` does."""
+    declared = declared_bytes(ds)
+    stored = ds.id.get_storage_size()
+    if declared > BOMB_FLOOR_BYTES and declared > MAX_EXPANSION * stored:
+        raise UnsafeH5Error(f"{label}: dataset '{ds.name}' declares {declared:,} bytes but stores {stored:,}; "
+                            'refusing to read a probable decompression or shape bomb.')
+    return read(ds, label)
+
+
+def arrays(node, label):
+    """``{name: array}`` of the datasets directly under ``node`` (each checked as ``dataset``
+    and ``read_unknown_shape`` do): for groups of values whose shapes are not known in advance."""
+    return {name: read_unknown_shape(dataset(node, name, label), label) for name in node.keys()}
 
 
 def _attribute(node, name, label):
