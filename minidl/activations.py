@@ -12,7 +12,7 @@ Defaults are Keras 3's. One of them differs from the ``LeakyReLU`` *layer*: the 
 import types
 
 from . import functional as F
-from .saving import serialization_lib
+from .saving.serialization_lib import deserialize_keras_object, in_safe_mode, serialize_keras_object
 from .saving.object_registration import get_registered_name
 
 
@@ -185,7 +185,7 @@ ALL_OBJECTS_DICT['hard_swish'] = hard_silu
 def serialize(activation):
     """A minidl/Keras activation as its name ('relu'); one of your own as Keras' config dict
     (a registered function under its registered name, see ``register_keras_serializable``)."""
-    config = serialization_lib.serialize_keras_object(activation)
+    config = serialize_keras_object(activation)
     if not isinstance(config, dict) or 'config' not in config:
         raise ValueError(f'Cannot serialize the activation {activation!r}: use a name from minidl.activations, '
                          'or decorate your function with @minidl.saving.register_keras_serializable().')
@@ -200,7 +200,7 @@ def serialize(activation):
 
 def deserialize(config, custom_objects=None):
     """The activation function that ``config`` (a name or a config dict) describes."""
-    return serialization_lib.deserialize_keras_object(config, module_objects=ALL_OBJECTS_DICT,
+    return deserialize_keras_object(config, module_objects=ALL_OBJECTS_DICT,
                                                       custom_objects=custom_objects,
                                                       printable_module_name='activation function')
 

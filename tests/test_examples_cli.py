@@ -18,7 +18,8 @@ sys.path.insert(0, str(EXAMPLES))
 
 import common  # noqa: E402
 
-SCRIPTS = sorted(p.name for p in EXAMPLES.glob('*.py') if p.name not in ('common.py', 'pretrained.py'))
+# the runnable course scripts (helpers such as common.py and imagenet_weights.py have no command line)
+SCRIPTS = sorted(p.name for p in EXAMPLES.glob('*.py') if "__name__ == '__main__'" in p.read_text())
 CHOICE_FLAGS = ('--arch', '--model', '--variant', '--dataset')
 
 

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import minidl
 from minidl import callbacks, layers, models
 
 
@@ -112,8 +111,6 @@ def test_invalid_layer_arguments_fail_with_the_layer_and_the_value():
         model.add(layers.MaxPooling2D(4))
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason='Loss objects take sample_weight with the training-vocabulary '
-                   'branch (issue 18); remove this mark when it lands')
 def test_sample_and_class_weights_change_the_loss_as_weights():
     rng = np.random.default_rng(0)
     x, y = rng.random((16, 3), np.float32), rng.integers(0, 2, 16)
@@ -130,4 +127,3 @@ def test_sample_and_class_weights_change_the_loss_as_weights():
     h2.set_weights(model.get_weights())
     b = h2.fit(x, y, class_weight={0: 1.0, 1: 3.0}, epochs=1, shuffle=False, batch_size=16, verbose=0).history['loss']
     assert a == pytest.approx(b)
-    del minidl

@@ -75,27 +75,35 @@ def test_legacy_file_listing_weights_in_another_order_is_matched_by_name(tmp_pat
 
 
 def test_chunked_layer_names_and_slashes_in_layer_names(tmp_path):
-    """Keras splits 'layer_names' into layer_names0, layer_names1, ... past 64 KB; the official
-    DenseNet files name layers 'conv1/conv' (Keras 2), which makes nested groups. Keras 3 (and
-    minidl) no longer allow '/' in layer names, and load such files by position."""
+    """Keras splits 'layer_names' into layer_names0, layer_names1, ... past 64 KB; DenseNet's
+    Keras 2 layer names ('conv1/conv') make nested groups. Keras 3 (and minidl) forbid '/' in
+    names, so the file is rewritten with h5py the way Keras 2 wrote it."""
     def build():
-        L.clear_session()
         return Sequential([L.Dense(3, input_shape=(2,), name='conv1_conv'),
                            L.BatchNormalization(name='conv1_bn'), L.Dense(2, name='fc')])
     model = build()
     _scramble(model, 3)
-    saved = ['conv1/conv', 'conv1/bn', 'fc']
-    path = tmp_path / 'densenet_style.h5'
-    with h5py.File(path, 'w') as f:
-        f.attrs['layer_names0'] = [n.encode() for n in saved[:2]]
-        f.attrs['layer_names1'] = [saved[2].encode()]
-        for name, layer in zip(saved, model.layers):
-            g = f.require_group(name)
-            names = [f'{name}/{w.name}:0' for w in layer.weights]
-            g.attrs['weight_names'] = [n.encode() for n in names]
-            for n, w in zip(names, layer.get_weights()):
-                g.create_dataset(n, data=w)
-        assert 'conv' in f['conv1'] and 'bn' in f['conv1'] and 'conv1' in f['conv1/conv']
+    path = tmp_path / 'chunked.h5'
+    model.save_weights(path)
+    renamed = {'conv1_conv': 'conv1/conv', 'conv1_bn': 'conv1/bn', 'fc': 'fc'}
+    with h5py.File(path, 'a') as f:
+        for old, new in renamed.items():
+            if old == new:
+                continue
+            group = f[old]
+            names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs['weight_names']]
+            target = f.require_group(new)
+            new_names = [n.replace(old, new, 1) for n in names]
+            for name, new_name in zip(names, new_names):
+                target.create_dataset(new_name, data=group[name][()])
+            target.attrs['weight_names'] = np.array([n.encode() for n in new_names])
+            del f[old]
+        del f.attrs['layer_names']
+        names = np.array([renamed[n].encode() for n in ('conv1_conv', 'conv1_bn', 'fc')])
+        f.attrs['layer_names0'] = names[:2]
+        f.attrs['layer_names1'] = names[2:]
+        assert 'conv' in f['conv1'] and 'bn' in f['conv1']
+    L.clear_session()
     other = build()
     other.load_weights(path)
     for a, b in zip(model.get_weights(), other.get_weights()):

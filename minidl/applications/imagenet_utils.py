@@ -212,7 +212,7 @@ def validate_activation(classifier_activation, weights):
     """Pretrained weights allow only a softmax or a linear (None) classifier."""
     if weights is None:
         return
-    from ..layers import activations
+    from .. import activations
     fn = activations.get(classifier_activation)
     if fn is not activations.get('softmax') and fn is not activations.get(None):
         raise ValueError('Only `None` and `softmax` activations are allowed for the `classifier_activation` '

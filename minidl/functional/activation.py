@@ -2,7 +2,7 @@
 (ReLU's GPU backward kernel is in ``minidl/kernels/activation.py``.)"""
 from .. import kernels
 from ..autograd import Function
-from ..backend import get_array_module
+from ..backend import get_array_module, is_cupy
 
 
 class ReLU(Function):

@@ -10,8 +10,7 @@ import numpy as np
 from .. import constraints, initializers, regularizers
 from .. import functional as F
 from .. import activations
-from ..saving import serialization_lib
-from ..saving.serialization_lib import serialize_keras_object
+from ..saving.serialization_lib import deserialize_keras_object, in_safe_mode, serialize_keras_object
 from ._keras_config import KerasConfig, dtype_from_config
 from .base import Layer, InputSpec, KerasTensor, Node, _Spec, _is_shape_list, format_shape, unique_name
 from .options import channels_last, positive_int, reject_unsupported, serialized
@@ -257,7 +256,7 @@ class Lambda(Layer, KerasConfig):
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=None):
         config = dict(config)
-        safe = serialization_lib.in_safe_mode() if safe_mode is None else safe_mode
+        safe = in_safe_mode() if safe_mode is None else safe_mode
         safe = safe is not False
         config['function'] = _deserialize_function(config['function'], custom_objects, safe)
         if 'output_shape' in config:
@@ -270,7 +269,7 @@ class Lambda(Layer, KerasConfig):
         if isinstance(config.get('mask'), dict):
             config['mask'] = _deserialize_function(config['mask'], custom_objects, safe)
         if 'arguments' in config:
-            config['arguments'] = serialization_lib.deserialize_keras_object(config['arguments'],
+            config['arguments'] = deserialize_keras_object(config['arguments'],
                                                                              custom_objects=custom_objects)
         if 'dtype' in config:
             config['dtype'] = dtype_from_config(config['dtype'])
@@ -300,7 +299,7 @@ def _deserialize_function(config, custom_objects, safe):
         if closure is not None:
             closure = tuple((lambda value: (lambda: value).__closure__[0])(v) for v in closure)
         return types.FunctionType(code, _lambda_globals(), code.co_name, defaults, closure)
-    return serialization_lib.deserialize_keras_object(config, custom_objects=custom_objects)
+    return deserialize_keras_object(config, custom_objects=custom_objects)
 
 
 def _lambda_globals():

@@ -8,7 +8,6 @@ from .kfold import KFold, StratifiedKFold, train_test_split
 from .plot import image_grid, plot_history
 from .sequence import PyDataset, Sequence
 from .graph import plot_graph, plot_model, model_to_dot  # noqa: F401  (Graphviz DOT; PNG/SVG with `dot`)
-from ..preprocessing.sequence import pad_sequences
 
 
 
@@ -18,6 +17,12 @@ def set_random_seed(seed):
     from .. import backend
     random.seed(seed)
     backend.seed(seed)
+
+
+def pad_sequences(sequences, maxlen=None, dtype='int32', padding='pre', truncating='pre', value=0.0):
+    """Keras 3's place for ``pad_sequences``: see ``minidl.preprocessing.sequence.pad_sequences``."""
+    from ..preprocessing.sequence import pad_sequences as _pad
+    return _pad(sequences, maxlen=maxlen, dtype=dtype, padding=padding, truncating=truncating, value=value)
 
 
 def get_file(*args, **kwargs):
