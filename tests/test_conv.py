@@ -1,5 +1,7 @@
 """conv1d / conv2d: float64 gradient checks on hypothesis-drawn shapes, forward vs SciPy's
-correlate, forward and backward vs PyTorch, and the errors a user sees."""
+correlate, forward and backward vs PyTorch, and the errors a user sees. Each test runs through
+whatever ``MINIDL_KERNELS`` selects; ``test_reference_conv_*`` run the im2col reference alone
+(the fast forms are compared with it in test_kernels.py)."""
 import numpy as np
 import pytest
 import scipy.signal
@@ -7,7 +9,7 @@ from hypothesis import assume, given, strategies as st
 
 import minidl
 from minidl import Tensor
-from minidl.functional import conv
+from minidl.functional import conv, geometry
 from minidl.functional.conv import conv1d, conv2d
 from minidl.testing import gradcheck
 
@@ -198,42 +200,53 @@ def test_cupy_matches_numpy(op, x_shape, w_shape, kwargs):
         np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize('lowering', [conv.BandedConv2D, conv.FFTConv2D])
-@given(n=st.integers(1, 2), h=st.integers(2, 7), w=st.integers(2, 7), c=st.integers(1, 3),
-       f=st.integers(1, 3), kh=st.integers(1, 6), kw=st.integers(1, 6),
-       padding=st.sampled_from(['same', 'valid']), seed=st.integers(0, 2**16))
-def test_wide_kernel_lowerings_gradcheck_and_equal_im2col(lowering, n, h, w, c, f, kh, kw, padding, seed):
-    """The row-lowered and the FFT conv (chosen for kernels wide relative to the image) are the
-    same function as im2col + GEMM, with the same gradients."""
-    if lowering is conv.FFTConv2D and minidl.get_backend() == 'cupy':
-        pytest.skip('FFTConv2D runs on NumPy only')
-    pads = conv.pad_amounts((h, w), (kh, kw), (1, 1), padding)
-    assume(h + sum(pads[0]) >= kh and w + sum(pads[1]) >= kw)  # else conv2d explains the misfit
+@given(case=conv2d_cases(), seed=seeds)
+def test_reference_conv2d_alone_gradcheck_and_scipy(case, seed):
+    """The im2col reference itself, with every fast form switched off."""
+    x_shape, w_shape, strides, padding, _ = case
     rng = np.random.default_rng(seed)
-    x, k, b = rng.standard_normal((n, h, w, c)), rng.standard_normal((kh, kw, c, f)), rng.standard_normal(f)
-    lowered = lowering(pads)(Tensor(x), Tensor(k), Tensor(b)).numpy()
-    im2col = conv.Conv((1, 1), padding, 'conv2d')(Tensor(x), Tensor(k), Tensor(b)).numpy()
-    np.testing.assert_allclose(lowered, im2col, rtol=1e-11, atol=1e-11)
-    gradcheck(lambda a, kk, bb: lowering(pads)(a, kk, bb), x, k, b)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[-1])
+    with minidl.use_kernels('reference'):
+        y = conv2d(Tensor(x, requires_grad=True), Tensor(w), Tensor(b), strides, padding)
+        assert type(y.creator) is conv.Conv
+        np.testing.assert_allclose(y.numpy(), reference_conv2d(x, w, b, strides, padding), rtol=1e-10, atol=1e-10)
+        gradcheck(lambda x, w, b: conv2d(x, w, b, strides, padding), x, w, b)
 
 
-def test_fft_lowering_keeps_float32_and_is_chosen_over_several_channels():
-    """On the CPU; the GPU keeps the banded GEMM (FFTConv2D is NumPy-only)."""
-    rng = np.random.default_rng(0)
-    x, k = rng.standard_normal((3, 14, 14, 10)).astype(np.float32), rng.standard_normal((12, 12, 10, 4)).astype(np.float32)
-    y = conv2d(Tensor(x, requires_grad=True), Tensor(k), padding='same')
-    several = conv.BandedConv2D if minidl.get_backend() == 'cupy' else conv.FFTConv2D
-    assert isinstance(y.creator, several) and y.dtype == np.float32
-    np.testing.assert_allclose(y.numpy(), conv.Conv((1, 1), 'same', 'conv2d')(Tensor(x), Tensor(k)).numpy(),
-                               rtol=1e-4, atol=1e-4)
-    single_channel = conv2d(Tensor(x[..., :1], requires_grad=True), Tensor(k[:, :, :1]), padding='same')
-    assert isinstance(single_channel.creator, conv.BandedConv2D)
+def test_reference_conv_on_the_course_mnist_kernels():
+    """ej8's 24x24 and 12x12 'same' kernels through im2col (the default path lowers them)."""
+    rng = np.random.default_rng(3)
+    with minidl.use_kernels('reference'):
+        for size, k, c in ((12, 10, 1), (7, 6, 3)):
+            x, w, b = rng.standard_normal((2, size, size, c)), rng.standard_normal((k, k, c, 2)), rng.standard_normal(2)
+            y = conv2d(Tensor(x, requires_grad=True), Tensor(w), Tensor(b), padding='same')
+            assert type(y.creator) is conv.Conv
+            np.testing.assert_allclose(y.numpy(), reference_conv2d(x, w, b, (1, 1), 'same'), rtol=1e-10, atol=1e-9)
+            gradcheck(lambda x, w, b: conv2d(x, w, b, padding='same'), x, w, b)
 
 
-def test_banded_lowering_is_chosen_for_the_course_mnist_kernels_only():
-    same = lambda size, k: conv.pad_amounts((size, size), (k, k), (1, 1), 'same')  # noqa: E731
-    assert conv._banded_pays((64, 28, 28, 1), (24, 24), (1, 1), same(28, 24))
-    assert conv._banded_pays((64, 14, 14, 10), (12, 12), (1, 1), same(14, 12))
-    assert not conv._banded_pays((512, 32, 32, 3), (3, 3), (1, 1), same(32, 3))
-    assert not conv._banded_pays((64, 28, 28, 1), (24, 24), (2, 2), same(28, 24))
-    assert not conv._banded_pays((512, 4, 4, 128), (3, 3), (1, 1), same(4, 3))  # arch2's last conv
+@pytest.mark.parametrize('stride', [1, 2])
+def test_causal_conv1d_sees_only_the_past(stride):
+    """padding='causal' (Keras Conv1D): k - 1 zeros before, none after; output t reads x[<= t s]."""
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((2, 7, 3)), rng.standard_normal((3, 3, 2)), rng.standard_normal(2)
+    y = conv1d(Tensor(x), Tensor(w), Tensor(b), stride, 'causal').numpy()
+    xpad = np.pad(x, ((0, 0), (2, 0), (0, 0)))
+    expected = np.stack([np.einsum('nkc,kcf->nf', xpad[:, t:t + 3], w) + b for t in range(0, 7, stride)], axis=1)
+    np.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-10)
+    gradcheck(lambda x, w, b: conv1d(x, w, b, stride, 'causal'), x, w, b)
+    with pytest.raises(ValueError, match="conv2d: padding must be 'valid' or 'same'"):
+        conv2d(np.zeros((1, 5, 5, 1)), np.zeros((3, 3, 1, 1)), padding='causal')
+
+
+def test_col2im_is_the_adjoint_of_im2col():
+    """<im2col(x), c> == <x, col2im(c)> for every x and c: col2im is im2col's transpose."""
+    rng = np.random.default_rng(5)
+    for shape, kernel, strides, padding in (((2, 6, 5, 3), (3, 2), (2, 1), 'same'), ((1, 9, 2), (4,), (3,), 'valid')):
+        pads = geometry.pad_amounts(shape[1:-1], kernel, strides, padding)
+        x = rng.standard_normal(shape)
+        col, out = conv.im2col(x, kernel, strides, pads)
+        c = rng.standard_normal(col.shape)
+        back = conv.col2im(c, shape, kernel, strides, pads)
+        assert back.shape == shape
+        np.testing.assert_allclose((col * c).sum(), (x * back).sum(), rtol=1e-12)

@@ -121,6 +121,62 @@ def test_dropout_is_identity_outside_training_or_at_rate_zero():
         dropout(x, 1.0, training=True)
 
 
+@given(shape=st.sampled_from([(6, 5, 4), (3, 4, 5, 2)]), data=st.data(), seed=st.integers(0, 2**16))
+def test_dropout_noise_shape_draws_the_mask_once_per_shared_axis(shape, data, seed):
+    """noise_shape (None entries take x's size): the mask is drawn at that shape and broadcast,
+    so it is constant along every axis of size 1 there; the gradient is the same mask."""
+    noise = tuple(data.draw(st.sampled_from([None, 1, n])) for n in shape)
+    x = np.random.default_rng(seed).standard_normal(shape) + 5   # no zeros of its own
+    minidl.seed(seed)
+    xs = Tensor(x, requires_grad=True)
+    y = dropout(xs, 0.5, True, noise_shape=noise)
+    mask = y.numpy() / x
+    for axis, d in enumerate(noise):
+        if d == 1:
+            np.testing.assert_allclose(mask, np.take(mask, [0], axis=axis) + 0 * mask)
+    assert set(np.unique(np.round(mask, 9))) <= {0.0, 2.0}
+    y.backward(np.ones(shape))
+    np.testing.assert_allclose(xs.grad.numpy(), mask, rtol=1e-12)
+
+    small = tuple(1 if d == 1 else None for d in noise)   # the same sharing for a smaller x
+
+    def fn(x):
+        minidl.seed(seed)
+        return dropout(x, 0.3, True, noise_shape=small)
+    gradcheck(fn, x[:2, :2])
+
+
+def test_dropout_noise_shape_matches_keras_statistics_and_errors():
+    x = Tensor(np.ones((400, 3, 8)))
+    y = dropout(x, 0.25, True, noise_shape=(None, 1, 8)).numpy()
+    np.testing.assert_array_equal(y[:, 0], y[:, 2])          # shared along the size-1 axis
+    assert 0.7 < (y[:, 0] != 0).mean() < 0.8                   # keep probability 0.75
+    with pytest.raises(ValueError, match=r'noise_shape \(None, 2, 8\) does not broadcast'):
+        dropout(x, 0.5, True, noise_shape=(None, 2, 8))
+    with pytest.raises(ValueError, match='one entry per axis'):
+        dropout(x, 0.5, True, noise_shape=(None, 8))
+    with pytest.raises(TypeError, match='seed must be None, an int'):
+        dropout(x, 0.5, True, seed='abc')
+
+
+def test_dropout_seed_int_is_fixed_and_a_generator_advances():
+    """An int seed gives the same mask at every call (Keras' keras.random.dropout with an int
+    seed); a numpy Generator gives new masks, reproducibly; neither touches minidl's stream."""
+    x = Tensor(np.ones((20, 30)))
+    a, b = (dropout(x, 0.5, True, seed=11).numpy() for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, dropout(x, 0.5, True, seed=12).numpy())
+    g1, g2 = np.random.default_rng(5), np.random.default_rng(5)
+    first, second = dropout(x, 0.5, True, seed=g1).numpy(), dropout(x, 0.5, True, seed=g1).numpy()
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(first, dropout(x, 0.5, True, seed=g2).numpy())
+    minidl.seed(1)
+    expected = dropout(x, 0.5, True).numpy()
+    minidl.seed(1)
+    dropout(x, 0.5, True, seed=3)
+    np.testing.assert_array_equal(dropout(x, 0.5, True).numpy(), expected)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize('training', [True, False])
 @pytest.mark.parametrize('affine', [True, False])

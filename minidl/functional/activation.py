@@ -1,6 +1,8 @@
-"""Activations, written to be stable: no exp of a large positive number is ever taken."""
+"""Activations, written to be stable: no exp of a large positive number is ever taken.
+(ReLU's GPU backward kernel is in ``minidl/kernels/activation.py``.)"""
+from .. import kernels
 from ..autograd import Function
-from ..backend import elementwise_kernel, get_array_module, is_cupy
+from ..backend import get_array_module
 
 
 class ReLU(Function):
@@ -10,15 +12,7 @@ class ReLU(Function):
         return self.y
 
     def backward(self, gy):
-        return relu_grad(gy, self.y)
-
-
-def relu_grad(gy, y):
-    """dx = gy where the ReLU's output y > 0, else 0."""
-    if is_cupy(gy):
-        kernel = elementwise_kernel('minidl_relu_grad', 'T gy, T y', 'T gx', 'gx = y > (T)0 ? gy : (T)0')
-        return kernel(gy, y)
-    return gy * (y > 0)
+        return gy * (self.y > 0)
 
 
 class LeakyReLU(Function):
@@ -124,7 +118,7 @@ class LogSoftmax(Function):
         return gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True)
 
 
-def relu(x): return ReLU()(x)
+def relu(x): return kernels.make('relu', ReLU, x)(x)
 def leaky_relu(x, alpha=0.3): return LeakyReLU(alpha)(x)
 def elu(x, alpha=1.0): return ELU(alpha)(x)
 def sigmoid(x): return Sigmoid()(x)

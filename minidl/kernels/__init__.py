@@ -2,17 +2,39 @@
 
 ``minidl/functional/`` holds the *reference* ops: one readable ``Function`` per op, plain NumPy,
 the math in the docstring. This package holds their *fast* forms (CUDA kernels, fused or
-in-place NumPy variants, other lowerings). Each is registered against the name of the reference
-op it replaces, with the condition under which it applies, and the reference op asks for it::
+in-place NumPy variants, other lowerings), one module per family:
 
-    @kernels.register('conv2d', backend='numpy', when=lambda x, w, **kw: kernel_is_wide(w, x))
+=================  ===========================================================================
+``conv.py``        ``conv``: the banded and FFT lowerings of wide 2-D kernels, and im2col with
+                   the stride-1 transposed-correlation input gradient (CUDA im2col on the GPU)
+``pool.py``        ``max_pool``: one CUDA kernel each way for disjoint windows; offset-by-offset
+                   passes written in place otherwise
+``norm.py``        ``batch_norm``, ``dropout``: fused NumPy passes, one CUDA kernel per step
+``activation.py``  ``relu``: the CUDA backward kernel
+``reduce.py``      ``sum_to``: column sums as one BLAS matrix-vector product (bias gradients)
+=================  ===========================================================================
+
+**The dispatch rule.** A fast form is registered against the name of the reference op it
+replaces, with the backend it runs on and the condition under which it applies::
+
+    @kernels.register('conv', backend='numpy', when=lambda x, w, strides, pads, op: is_wide(...))
     class FFTConv2D(Function): ...
 
-    f = kernels.find('conv2d', x, w, strides=..., padding=...) or Conv   # in functional/conv.py
+and the reference op asks for it where it builds its Function (``functional/conv.py``)::
+
+    f = kernels.make('conv', Conv, x, w, strides=strides, pads=pads, op=op)
+
+``make`` returns ``Impl(**params)`` for the FIRST registered form whose backend is that of the
+first input array and whose ``when(*inputs, **params)`` is true (forms are tried in registration
+order, the most specialised first), else the reference ``Conv(**params)``. A fast Function class
+takes the same constructor parameters as its reference, computes the same function and returns
+the same gradients; it needs nothing from the reference module to be understood. (For
+``sum_to``, which is a function and not a Function, ``find`` returns the fast function itself.)
 
 The switch: ``MINIDL_KERNELS=reference|fast`` (default ``fast``), or ``minidl.use_kernels('reference')``
 (a function, and a context manager). With ``reference`` no fast form is ever chosen, so any
-program runs on the readable code alone. Every fast form is tested equal to its reference.
+program runs on the readable code alone. Every fast form is tested equal to its reference
+(``tests/test_kernels.py``).
 
 ``launches()`` counts how often each fast form was chosen since the last ``reset_launches()``:
 the dispatch counter that tells how many fused kernels a training step issues.
@@ -76,11 +98,26 @@ def _backend_of(args):
     return 'numpy'
 
 
-def find(op, *args, **kwargs):
+# The modules holding the fast forms register them when imported; they import the reference
+# ops (and through them the engine), so they are loaded on the first look-up, not at import.
+_FORM_MODULES = ('conv', 'pool', 'norm', 'activation', 'reduce')
+_loaded = []
+
+
+def _load_forms():
+    import importlib
+    _loaded.append(True)
+    for name in _FORM_MODULES:
+        importlib.import_module(f'{__name__}.{name}')
+
+
+def find(op, /, *args, **kwargs):
     """The fast form registered for ``op`` that applies to these arguments, or None (always
     None in reference mode). The backend is that of the first array among ``args``."""
     if _state['mode'] == 'reference':
         return None
+    if not _loaded:
+        _load_forms()
     entries = _registry.get(op)
     if not entries:
         return None
@@ -94,8 +131,17 @@ def find(op, *args, **kwargs):
     return None
 
 
+def make(op, reference, /, *inputs, **params):
+    """The Function that computes ``op`` on ``inputs``: the fast form that ``find`` picks, else
+    the ``reference`` class, built with ``params`` (the reference constructor's keywords)."""
+    impl = find(op, *inputs, **params)
+    return (impl or reference)(**params)
+
+
 def registered(op=None):
     """Every registered fast form (or those of ``op``), for tests and docs."""
+    if not _loaded:
+        _load_forms()
     if op is not None:
         return list(_registry.get(op, ()))
     return [e for entries in _registry.values() for e in entries]

@@ -1,25 +1,17 @@
 """Conv1D and Conv2D layers (channels-last, Keras kernel layout)."""
 from .. import constraints, initializers, regularizers
+from ..functional import geometry
 from ..functional.conv import conv1d, conv2d
 from . import activations
 from .base import Layer, InputSpec, format_shape
 from .options import channels_last, int_tuple, positive_int, reject_unsupported, serialized
 
 
-def normalize_padding(padding, layer_name):
-    padding = str(padding).lower()
-    if padding not in ('valid', 'same'):
-        raise ValueError(f"Layer '{layer_name}': padding must be 'valid' or 'same', got {padding!r}.")
-    return padding
+def normalize_padding(padding, layer_name, allowed=('valid', 'same')):
+    return geometry.normalize_padding(padding, f"Layer '{layer_name}'", allowed)
 
 
-def output_length(size, window, stride, padding):
-    """Keras' rule: 'same' -> ceil(size / stride); 'valid' -> floor((size - window) / stride) + 1."""
-    if size is None:
-        return None
-    if padding == 'same':
-        return -(-size // stride)
-    return (size - window) // stride + 1
+output_length = geometry.output_length  # Keras' rule, written once in functional/geometry.py
 
 
 class _Conv(Layer):
