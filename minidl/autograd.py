@@ -11,9 +11,7 @@ Function's buffers once its backward has run.
 import contextlib
 import weakref
 
-import numpy as np
-
-from . import backend
+from . import backend, kernels
 
 _config = {'grad_enabled': True}
 
@@ -34,17 +32,18 @@ def is_grad_enabled():
 
 
 def sum_to(x, shape):
-    """Sum array ``x`` down to ``shape``: the adjoint of broadcasting ``shape`` to ``x.shape``."""
+    """Sum array ``x`` down to ``shape``: the adjoint of broadcasting ``shape`` to ``x.shape``
+    (sum the leading axes that broadcasting added, and the axes where ``shape`` has a 1)."""
     shape = tuple(shape)
     if x.shape == shape:
         return x
+    fast = kernels.find('sum_to', x, shape)
+    if fast is not None:
+        return fast(x, shape)
     lead = x.ndim - len(shape)
-    if lead and x.shape[lead:] == shape:  # only leading axes go: a column sum (bias gradients)
-        return backend.sum_rows(x.reshape(-1, int(np.prod(shape)))).reshape(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
                                       if n == 1 and x.shape[i + lead] != 1)
-    y = x.sum(axis=axes, keepdims=True)
-    return y.reshape(shape) if lead else y
+    return x.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 class Tensor:
@@ -113,43 +112,22 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
         ``grad`` is the upstream gradient (ones when omitted). Unless ``retain_graph``, every
-        Function's saved arrays are released as soon as its backward has run.
+        Function's saved arrays are released as soon as its backward has run. The five steps
+        are the functions below, in the order they run; inside ``with BackwardTrace() as t:``
+        each Function's step is also recorded in ``t`` (for teaching; nothing is recorded, and
+        nothing costs, outside it).
         """
-        if not self.requires_grad:
-            raise RuntimeError('backward() called on a tensor that does not require grad: '
-                               'no input of its graph has requires_grad=True.')
-        if grad is None:
-            grad = backend.get_array_module(self.data).ones_like(self.data)
-        else:
-            grad = grad.data if isinstance(grad, Tensor) else backend.as_array(grad, self.dtype)
-        grads = {id(self): [self, grad]}
-        if self.creator is None:
+        grad = _initial_gradient(self, grad)
+        if self.creator is None:          # a leaf: its gradient is the upstream one
             _accumulate(self, grad)
             return
-        for f in _topological_order(self.creator):
-            gys = []
-            for ref in f.outputs:
-                out = ref()
-                entry = grads.pop(id(out), None) if out is not None else None
-                if entry is not None and out.retains_grad:
-                    _accumulate(out, entry[1])
-                gys.append(None if entry is None else entry[1])
-            gys = [gy if gy is not None else f.zeros_like_output(i) for i, gy in enumerate(gys)]
-            gxs = f.backward(*gys)
-            if not isinstance(gxs, tuple):
-                gxs = (gxs,)
-            for x, gx in zip(f.inputs, gxs):
-                if gx is None or not x.requires_grad:
-                    continue
-                gx = _check_gradient(f, x, gx)
-                if x.creator is None:
-                    _accumulate(x, gx)
-                    continue
-                entry = grads.get(id(x))
-                if entry is None:
-                    grads[id(x)] = [x, gx]
-                else:
-                    entry[1] = entry[1] + gx
+        pending = {self: grad}            # tensor -> gradient, until its creator's backward runs
+        for f in _walk_order(self.creator):
+            gys = _collect_output_grads(f, pending)
+            gxs = _call_backward(f, gys)
+            _pass_input_grads(f, gxs, pending)
+            if _trace['active'] is not None:
+                _trace['active'].record(f, gys, gxs)
             if not retain_graph:
                 f.release()
 
@@ -262,7 +240,80 @@ def as_tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+# --- the steps of Tensor.backward, in the order they run -------------------------------------
+def _initial_gradient(tensor, grad):
+    """Step 0: the upstream gradient of the tensor backward starts from, as an array (ones by
+    default: d tensor / d tensor)."""
+    if not tensor.requires_grad:
+        raise RuntimeError('backward() called on a tensor that does not require grad: '
+                           'no input of its graph has requires_grad=True.')
+    if grad is None:
+        return backend.get_array_module(tensor.data).ones_like(tensor.data)
+    return grad.data if isinstance(grad, Tensor) else backend.as_array(grad, tensor.dtype)
+
+
+def _walk_order(root):
+    """Step 1, the walk order: the Functions reachable from ``root``, each one before the
+    Functions that produced its inputs (a reverse topological order, found with an explicit
+    stack, so deep graphs do not hit Python's recursion limit). Then, when a Function's turn
+    comes, every consumer of its outputs has already passed their gradients back."""
+    _check_not_released(root)
+    order, seen = [], {id(root)}
+    stack = [(root, iter(root.inputs))]
+    while stack:
+        f, inputs = stack[-1]
+        for x in inputs:
+            c = x.creator
+            if c is not None and id(c) not in seen:
+                _check_not_released(c)
+                seen.add(id(c))
+                stack.append((c, iter(c.inputs)))
+                break
+        else:                              # all of f's producers are placed: f comes before them
+            stack.pop()
+            order.append(f)
+    order.reverse()
+    return order
+
+
+def _collect_output_grads(f, pending):
+    """Step 2: the gradient of each of ``f``'s outputs, taken out of ``pending``. An output that
+    nothing downstream used (or that was freed) gets zeros; an output that asked for
+    ``retain_grad()`` keeps its gradient in ``.grad``."""
+    gys = []
+    for i, ref in enumerate(f.outputs):
+        out = ref()
+        gy = pending.pop(out, None) if out is not None else None
+        if gy is not None and out.retains_grad:
+            _accumulate(out, gy)
+        gys.append(gy if gy is not None else f.zeros_like_output(i))
+    return gys
+
+
+def _call_backward(f, gys):
+    """Step 3: the op's own backward, one gradient (or None) per input, always as a tuple."""
+    gxs = f.backward(*gys)
+    return gxs if isinstance(gxs, tuple) else (gxs,)
+
+
+def _pass_input_grads(f, gxs, pending):
+    """Step 4: check each input gradient (shape, device, dtype; broadcasting undone) and add it
+    where it belongs: into ``.grad`` for a leaf, into ``pending`` for a tensor that a Function
+    made (a tensor used twice receives the sum of both gradients)."""
+    for x, gx in zip(f.inputs, gxs):
+        if gx is None or not x.requires_grad:
+            continue
+        gx = _check_gradient(f, x, gx)
+        if x.creator is None:
+            _accumulate(x, gx)
+        elif x in pending:
+            pending[x] = pending[x] + gx
+        else:
+            pending[x] = gx
+
+
 def _accumulate(t, g):
+    """``t.grad += g`` (a new Tensor each time: a caller may hold the old one)."""
     if t.grad is None:
         t.grad = Tensor(g)
     else:
@@ -287,31 +338,71 @@ def _check_gradient(f, x, gx):
     return gx
 
 
-def _topological_order(root):
-    """Functions reachable from ``root``, each before the functions that produced its inputs."""
-    _check_not_released(root)
-    order, seen = [], {id(root)}
-    stack = [(root, iter(root.inputs))]
-    while stack:
-        f, inputs = stack[-1]
-        for x in inputs:
-            c = x.creator
-            if c is not None and id(c) not in seen:
-                _check_not_released(c)
-                seen.add(id(c))
-                stack.append((c, iter(c.inputs)))
-                break
-        else:
-            stack.pop()
-            order.append(f)
-    order.reverse()
-    return order
-
-
 def _check_not_released(f):
     if f.inputs is None:
         raise RuntimeError('Trying to backward through a graph a second time: its buffers were '
                            'freed. Call backward(retain_graph=True) the first time.')
+
+
+# --- recording what backward did ---------------------------------------------------------------
+_trace = {'active': None}
+
+
+class BackwardStep:
+    """One Function's turn in a backward pass: its name, the shapes of the gradients it
+    received (one per output) and of those it returned (one per input; None where no gradient
+    was asked for)."""
+    __slots__ = ('function', 'output_grad_shapes', 'input_grad_shapes')
+
+    def __init__(self, function, output_grad_shapes, input_grad_shapes):
+        self.function = function
+        self.output_grad_shapes = output_grad_shapes
+        self.input_grad_shapes = input_grad_shapes
+
+    def __repr__(self):
+        return (f'{self.function}: received {_shapes(self.output_grad_shapes)}, '
+                f'returned {_shapes(self.input_grad_shapes)}')
+
+
+def _shapes(shapes):
+    return ', '.join('-' if s is None else str(tuple(s)) for s in shapes)
+
+
+class BackwardTrace:
+    """``with BackwardTrace() as trace: loss.backward()`` records, for every Function in the
+    order the engine ran it, a ``BackwardStep``; ``print(trace)`` shows one line per step.
+    Outside such a block backward records nothing."""
+
+    def __init__(self):
+        self.steps = []
+        self._previous = None
+
+    def __enter__(self):
+        self._previous = _trace['active']
+        _trace['active'] = self
+        return self
+
+    def __exit__(self, *exc):
+        _trace['active'] = self._previous
+        return False
+
+    def record(self, f, gys, gxs):
+        self.steps.append(BackwardStep(type(f).__name__, [tuple(g.shape) for g in gys],
+                                       [None if g is None else tuple(g.shape) for g in gxs]))
+
+    @property
+    def functions(self):
+        """The names of the Functions, in the order their backward ran."""
+        return [step.function for step in self.steps]
+
+    def __len__(self):
+        return len(self.steps)
+
+    def __iter__(self):
+        return iter(self.steps)
+
+    def __str__(self):
+        return '\n'.join(f'{i + 1:>3}. {step!r}' for i, step in enumerate(self.steps))
 
 
 class Function:
