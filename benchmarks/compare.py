@@ -1,0 +1,183 @@
+"""Does a change make minidl slower? Time this checkout against another git revision, interleaved.
+
+    python benchmarks/compare.py --rev main [--models ej8_dense imdb_bow] [--rounds 3] \
+        [--samples 4096] [--epochs-measured 2] [--reference] [--json-out FILE] [--markdown FILE]
+
+* The revision is checked out with ``git worktree add --detach`` into a temporary folder (removed
+  at the end). Both trees are timed by THIS checkout's ``bench_models.py`` (the same harness),
+  each importing its own ``minidl`` (``PYTHONPATH`` points at the tree), in fresh processes.
+* ``--reference`` adds a third variant: this checkout with ``MINIDL_KERNELS=reference`` (the
+  readable reference ops alone).
+* Rounds are interleaved: in every round each model runs once per variant, the variants' order
+  rotating from round to round, so that load from other processes on a shared machine falls on
+  all variants alike. A figure is the median over the rounds of steady-state seconds per epoch
+  (extrapolated to the real epoch as bench_models.py does); a ratio is the median of the
+  per-round ratios (variant / revision, paired within a round), with their min-max spread.
+* A ratio above 1 means slower than the revision.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from run_models import UNSET_ENV, blas_line, cpu_model, versions  # noqa: E402
+
+
+def git(*args, cwd=ROOT):
+    proc = subprocess.run(['git', *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+class Worktree:
+    """``with Worktree('main') as path``: the revision checked out (detached) in a temporary folder."""
+
+    def __init__(self, rev):
+        self.rev = rev
+        self.commit = git('rev-parse', '--short', rev)
+        self.path = None
+
+    def __enter__(self):
+        self.parent = tempfile.mkdtemp(prefix='minidl-compare-')
+        self.path = os.path.join(self.parent, 'tree')
+        git('worktree', 'add', '--detach', self.path, self.rev)
+        return self.path
+
+    def __exit__(self, *exc):
+        try:
+            git('worktree', 'remove', '--force', self.path)
+        except RuntimeError:
+            pass
+        shutil.rmtree(self.parent, ignore_errors=True)
+        return False
+
+
+def run_variant(variant, model, args):
+    """One bench_models.py process for ``variant`` ({'name', 'tree', 'env'}); its result dict."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, 'result.json')
+        cmd = [sys.executable, os.path.join(HERE, 'bench_models.py'), '--framework', 'minidl', '--device',
+               args.device, '--model', model, '--epochs-measured', str(args.epochs_measured), '--json', out]
+        if args.samples:
+            cmd += ['--samples', str(args.samples)]
+        env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV and k != 'MINIDL_KERNELS'}
+        env['PYTHONPATH'] = variant['tree'] + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
+        env.update(variant['env'])
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
+        if proc.returncode != 0 or not os.path.exists(out):
+            lines = [line for line in (proc.stderr or '').splitlines() if line.strip()]
+            return {'status': 'failed', 'reason': lines[-1] if lines else f'exit code {proc.returncode}'}
+        with open(out) as f:
+            return json.load(f)
+
+
+def run_rounds(variants, models, args, log=sys.stderr):
+    """{(model, variant name): [result per round]}, the variants' order rotating each round."""
+    results = {}
+    for r in range(args.rounds):
+        for i, model in enumerate(models):
+            shift = (r + i) % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                res = dict(run_variant(variant, model, args), round=r)
+                results.setdefault((model, variant['name']), []).append(res)
+                shown = f"{res['sec_per_epoch']:.2f} s/epoch ({res.get('minidl_source', '')})" \
+                    if res.get('status') == 'ok' else f"{res.get('status')}: {res.get('reason', '')}"
+                print(f"[round {r + 1}/{args.rounds}] {model} {variant['name']}: {shown}", file=log, flush=True)
+    return results
+
+
+def summarize(results, models, variants, baseline):
+    """Rows of (model, variant, median s/epoch, min, max, median ratio, ratio min, ratio max)."""
+    rows = []
+    for model in models:
+        base = {r['round']: r['sec_per_epoch'] for r in results.get((model, baseline), []) if r.get('status') == 'ok'}
+        for variant in variants:
+            ok = [r for r in results.get((model, variant['name']), []) if r.get('status') == 'ok']
+            if not ok:
+                rows.append((model, variant['name'], None, None, None, None, None, None))
+                continue
+            times = [r['sec_per_epoch'] for r in ok]
+            ratios = [r['sec_per_epoch'] / base[r['round']] for r in ok if r['round'] in base]
+            rows.append((model, variant['name'], statistics.median(times), min(times), max(times),
+                         statistics.median(ratios) if ratios else None, min(ratios, default=None),
+                         max(ratios, default=None)))
+    return rows
+
+
+def markdown(rows, args, variants, combined):
+    v = versions()
+    lines = [f"Interleaved comparison (`benchmarks/compare.py`), {datetime.date.today().isoformat()}, "
+             f"{cpu_model()} ({os.cpu_count()} cores), {blas_line(combined)}; Python {platform.python_version()}, "
+             f"NumPy {v['numpy']}.",
+             '',
+             'Command: `python benchmarks/compare.py ' + ' '.join(args.argv) + '`',
+             '',
+             'Variants: ' + '; '.join(f"**{x['name']}** = {x['describe']}" for x in variants) + '.',
+             f'{args.rounds} rounds, {args.epochs_measured} measured epochs of {args.samples or "the default"} samples '
+             'each, seconds per epoch extrapolated to the real epoch; ratio = variant / revision, paired per round.',
+             '',
+             '| model | variant | s/epoch (median) | min-max | ratio to revision (median) | ratio min-max |',
+             '| --- | --- | ---: | ---: | ---: | ---: |']
+    for model, name, med, lo, hi, ratio, rlo, rhi in rows:
+        if med is None:
+            lines.append(f'| {model} | {name} | failed | | | |')
+            continue
+        lines.append(f'| {model} | {name} | {med:.2f} | {lo:.2f}-{hi:.2f} | {ratio:.3f} | {rlo:.3f}-{rhi:.3f} |')
+    return '\n'.join(lines) + '\n'
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--rev', required=True, help='git revision to compare against (main, a commit, a tag)')
+    p.add_argument('--models', nargs='+', default=['ej8_dense', 'imdb_bow'], help='bench_models.py models')
+    p.add_argument('--rounds', type=int, default=3)
+    p.add_argument('--samples', type=int, default=None, help='samples per measured epoch')
+    p.add_argument('--epochs-measured', type=int, default=2)
+    p.add_argument('--device', default='cpu', choices=['cpu', 'gpu'])
+    p.add_argument('--reference', action='store_true', help='also time this checkout with MINIDL_KERNELS=reference')
+    p.add_argument('--timeout', type=float, default=1800, help='seconds per benchmark process')
+    p.add_argument('--json-out', help='write the raw results here')
+    p.add_argument('--markdown', help='write the Markdown block here (it is printed either way)')
+    args = p.parse_args(argv)
+    args.argv = argv
+    head = git('rev-parse', '--short', 'HEAD')
+    dirty = ' + uncommitted changes' if git('status', '--porcelain', '--', 'minidl') else ''
+    with Worktree(args.rev) as tree:
+        revision = f'rev ({args.rev} = {git("rev-parse", "--short", args.rev)})'
+        variants = [{'name': 'revision', 'tree': tree, 'env': {}, 'describe': f'`{args.rev}` at {git("rev-parse", "--short", args.rev)}, fast path'},
+                    {'name': 'this tree', 'tree': ROOT, 'env': {}, 'describe': f'{head}{dirty}, fast path (default)'}]
+        if args.reference:
+            variants.append({'name': 'this tree, reference', 'tree': ROOT, 'env': {'MINIDL_KERNELS': 'reference'},
+                             'describe': f'{head}{dirty} with `MINIDL_KERNELS=reference`'})
+        print(f'comparing {revision} with this tree ({head}{dirty})', file=sys.stderr)
+        results = run_rounds(variants, args.models, args)
+    rows = summarize(results, args.models, variants, 'revision')
+    combined = {k: v[0] for k, v in results.items() if v and v[0].get('status') == 'ok'}
+    for k, r in combined.items():
+        r.setdefault('framework', 'minidl')
+    text = markdown(rows, args, variants, combined)
+    print(text)
+    if args.markdown:
+        with open(args.markdown, 'w') as f:
+            f.write(text)
+    if args.json_out:
+        with open(args.json_out, 'w') as f:
+            json.dump({'argv': argv, 'variants': [{k: v for k, v in x.items() if k != 'tree'} for x in variants],
+                       'results': {f'{m}|{n}': rs for (m, n), rs in results.items()}}, f, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
