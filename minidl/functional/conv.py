@@ -137,9 +137,8 @@ def _check_conv_shapes(op, x, w, b, nd):
 def _conv(op, nd, x, w, b, strides, padding, allowed):
     _check_conv_shapes(op, x, w, b, nd)
     strides = geometry.normalize_tuple(strides, nd, 'strides', op)
-    padding = geometry.normalize_padding(padding, op, allowed)
     kernel = tuple(w.shape[:nd])
-    pads = geometry.pad_amounts(tuple(x.shape[1:-1]), kernel, strides, padding)
+    pads = geometry.pad_amounts(tuple(x.shape[1:-1]), kernel, strides, padding, owner=op, allowed=allowed)
     geometry.padded_output_shape(tuple(x.shape[1:-1]), pads, kernel, strides, op)  # explains a misfit
     f = kernels.make('conv', Conv, x, w, strides=strides, pads=pads, op=op)
     return f(x, w) if b is None else f(x, w, b)

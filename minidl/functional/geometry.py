@@ -76,9 +76,11 @@ def output_shape(spatial, kernel, strides, padding, dilation=None):
     return tuple(output_length(n, k, s, padding, d) for n, k, s, d in zip(spatial, kernel, strides, dilation))
 
 
-def pad_amounts(spatial, kernel, strides, padding, dilation=None):
-    """((before, after), ...) zeros per spatial axis for the padding rule (validated here, once)."""
-    rule = normalize_padding(padding, allowed=PADDINGS)
+def pad_amounts(spatial, kernel, strides, padding, dilation=None, owner=None, allowed=PADDINGS):
+    """((before, after), ...) zeros per spatial axis for the padding rule, which is checked here
+    (against ``allowed``; ``owner`` names the op in the error): the ops call this once, and pass
+    on only the numbers."""
+    rule = normalize_padding(padding, owner, allowed)
     dilation = dilation or (1,) * len(spatial)
     pads = []
     for n, k, s, d in zip(spatial, kernel, strides, dilation):

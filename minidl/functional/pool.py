@@ -94,8 +94,7 @@ def _pool(name, reference, op, nd, x, pool_size, strides, padding):
     _check_rank(op, x, nd)
     pool = geometry.normalize_tuple(pool_size, nd, 'pool_size', op)
     strides = pool if strides is None else geometry.normalize_tuple(strides, nd, 'strides', op)
-    padding = geometry.normalize_padding(padding, op)
-    pads = geometry.pad_amounts(tuple(x.shape[1:-1]), pool, strides, padding)
+    pads = geometry.pad_amounts(tuple(x.shape[1:-1]), pool, strides, padding, owner=op, allowed=('valid', 'same'))
     geometry.padded_output_shape(tuple(x.shape[1:-1]), pads, pool, strides, op)  # explains a misfit
     return kernels.make(name, reference, x, pool=pool, strides=strides, pads=pads, op=op)(x)
 
