@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,6 +49,8 @@ class Worktree:
         self.path = None
 
     def __enter__(self):
+        # a SIGTERM (a killed run) unwinds through __exit__ too, so no worktree is left behind
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         self.parent = tempfile.mkdtemp(prefix='minidl-compare-')
         self.path = os.path.join(self.parent, 'tree')
         git('worktree', 'add', '--detach', self.path, self.rev)
@@ -155,13 +158,13 @@ def main(argv=None):
     head = git('rev-parse', '--short', 'HEAD')
     dirty = ' + uncommitted changes' if git('status', '--porcelain', '--', 'minidl') else ''
     with Worktree(args.rev) as tree:
-        revision = f'rev ({args.rev} = {git("rev-parse", "--short", args.rev)})'
-        variants = [{'name': 'revision', 'tree': tree, 'env': {}, 'describe': f'`{args.rev}` at {git("rev-parse", "--short", args.rev)}, fast path'},
+        rev_commit = git('rev-parse', '--short', args.rev)
+        variants = [{'name': 'revision', 'tree': tree, 'env': {}, 'describe': f'`{args.rev}` at {rev_commit}, fast path'},
                     {'name': 'this tree', 'tree': ROOT, 'env': {}, 'describe': f'{head}{dirty}, fast path (default)'}]
         if args.reference:
             variants.append({'name': 'this tree, reference', 'tree': ROOT, 'env': {'MINIDL_KERNELS': 'reference'},
                              'describe': f'{head}{dirty} with `MINIDL_KERNELS=reference`'})
-        print(f'comparing {revision} with this tree ({head}{dirty})', file=sys.stderr)
+        print(f'comparing {args.rev} ({rev_commit}) with this tree ({head}{dirty})', file=sys.stderr)
         results = run_rounds(variants, args.models, args)
     rows = summarize(results, args.models, variants, 'revision')
     combined = {k: v[0] for k, v in results.items() if v and v[0].get('status') == 'ok'}
