@@ -14,6 +14,9 @@
   (extrapolated to the real epoch as bench_models.py does); a ratio is the median of the
   per-round ratios (variant / revision, paired within a round), with their min-max spread.
 * A ratio above 1 means slower than the revision.
+* ``--count-calls``: instead of timing, count the Python function calls of one training step
+  (``train_on_batch`` on one batch, under cProfile, after two warm-up steps) in each variant: a
+  deterministic measure of interpreter overhead that a loaded machine cannot blur.
 """
 import argparse
 import datetime
@@ -21,6 +24,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,6 +52,8 @@ class Worktree:
         self.path = None
 
     def __enter__(self):
+        # a SIGTERM (a killed run) unwinds through __exit__ too, so no worktree is left behind
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         self.parent = tempfile.mkdtemp(prefix='minidl-compare-')
         self.path = os.path.join(self.parent, 'tree')
         git('worktree', 'add', '--detach', self.path, self.rev)
@@ -79,6 +85,39 @@ def run_variant(variant, model, args):
             return {'status': 'failed', 'reason': lines[-1] if lines else f'exit code {proc.returncode}'}
         with open(out) as f:
             return json.load(f)
+
+
+COUNT_CALLS = """
+import cProfile, pstats, sys
+sys.path.insert(0, {here!r})
+import model_defs
+spec = model_defs.get_spec({model!r})
+model = model_defs.build_keras_style(spec.name, model_defs.keras_api('minidl'))
+x, y = model_defs.make_data(spec, spec.batch_size)
+for _ in range(2):
+    model.train_on_batch(x, y)
+profile = cProfile.Profile()
+profile.enable()
+model.train_on_batch(x, y)
+profile.disable()
+import minidl
+print('CALLS', pstats.Stats(profile).total_calls, minidl.__file__)
+"""
+
+
+def count_calls(variant, model, args):
+    """Python function calls of one training step of ``model`` in ``variant``."""
+    env = {k: v for k, v in os.environ.items() if k != 'MINIDL_KERNELS'}
+    env['PYTHONPATH'] = variant['tree']
+    env.update(variant['env'])
+    code = COUNT_CALLS.format(here=HERE, model=model)
+    proc = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=args.timeout,
+                          cwd=variant['tree'])  # python -c puts the working folder first on sys.path
+    lines = [line for line in proc.stdout.splitlines() if line.startswith('CALLS ')]
+    if proc.returncode != 0 or not lines:
+        return None
+    print(f"{variant['name']}: {model} with {lines[-1].split()[2]}", file=sys.stderr)
+    return int(lines[-1].split()[1])
 
 
 def run_rounds(variants, models, args, log=sys.stderr):
@@ -150,18 +189,32 @@ def main(argv=None):
     p.add_argument('--timeout', type=float, default=1800, help='seconds per benchmark process')
     p.add_argument('--json-out', help='write the raw results here')
     p.add_argument('--markdown', help='write the Markdown block here (it is printed either way)')
+    p.add_argument('--count-calls', action='store_true', help='count Python calls per training step instead of timing')
     args = p.parse_args(argv)
     args.argv = argv
     head = git('rev-parse', '--short', 'HEAD')
     dirty = ' + uncommitted changes' if git('status', '--porcelain', '--', 'minidl') else ''
     with Worktree(args.rev) as tree:
-        revision = f'rev ({args.rev} = {git("rev-parse", "--short", args.rev)})'
-        variants = [{'name': 'revision', 'tree': tree, 'env': {}, 'describe': f'`{args.rev}` at {git("rev-parse", "--short", args.rev)}, fast path'},
+        rev_commit = git('rev-parse', '--short', args.rev)
+        variants = [{'name': 'revision', 'tree': tree, 'env': {}, 'describe': f'`{args.rev}` at {rev_commit}, fast path'},
                     {'name': 'this tree', 'tree': ROOT, 'env': {}, 'describe': f'{head}{dirty}, fast path (default)'}]
         if args.reference:
             variants.append({'name': 'this tree, reference', 'tree': ROOT, 'env': {'MINIDL_KERNELS': 'reference'},
                              'describe': f'{head}{dirty} with `MINIDL_KERNELS=reference`'})
-        print(f'comparing {revision} with this tree ({head}{dirty})', file=sys.stderr)
+        print(f'comparing {args.rev} ({rev_commit}) with this tree ({head}{dirty})', file=sys.stderr)
+        if args.count_calls:
+            lines = ['| model | ' + ' | '.join(v['name'] for v in variants) + ' |',
+                     '| --- |' + ' ---: |' * len(variants)]
+            for model in args.models:
+                counts = [count_calls(v, model, args) for v in variants]
+                lines.append(f'| {model} | ' + ' | '.join('failed' if c is None else f'{c:,}' for c in counts) + ' |')
+            text = ('Python function calls per training step (`train_on_batch`, one batch, cProfile). Command: '
+                    '`python benchmarks/compare.py ' + ' '.join(argv) + '`\n\n' + '\n'.join(lines) + '\n')
+            print(text)
+            if args.markdown:
+                with open(args.markdown, 'w') as f:
+                    f.write(text)
+            return 0
         results = run_rounds(variants, args.models, args)
     rows = summarize(results, args.models, variants, 'revision')
     combined = {k: v[0] for k, v in results.items() if v and v[0].get('status') == 'ok'}

@@ -235,7 +235,8 @@ def _run_gpu(function, arrays, requires=None):
 def test_gpu_im2col_conv_equals_numpy_reference(nd, data, seed):
     x_shape, w_shape, strides, pads, use_bias = data.draw(conv_cases(nd))
     rng = np.random.default_rng(seed)
-    arrays = [rng.standard_normal(s).astype(np.float32) for s in (x_shape, w_shape, w_shape[-1:])][:3 if use_bias else 2]
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in (x_shape, w_shape, w_shape[-1:])]
+    arrays = arrays if use_bias else arrays[:2]
     pytest.importorskip('cupy')
     col_gpu = k_conv.im2col_gpu(_on_gpu(arrays[:1])[0], w_shape[:nd], strides, pads,
                                 geometry.padded_output_shape(x_shape[1:-1], pads, w_shape[:nd], strides))

@@ -6,8 +6,8 @@
 from .data_utils import to_categorical
 from .kfold import KFold, StratifiedKFold, train_test_split
 from .plot import image_grid, plot_history
-from .sequence import PyDataset, Sequence
 from .graph import plot_graph, plot_model, model_to_dot  # noqa: F401  (Graphviz DOT; PNG/SVG with `dot`)
+from .sequence import PyDataset, Sequence
 
 
 
