@@ -118,9 +118,9 @@ def ring_seconds(n, nbytes, bandwidth, latency):
     return 0.0 if n == 1 else 2 * (n - 1) * (latency + nbytes / (n * bandwidth))
 
 
-def report(results, loads, command):
-    lines = [BEGIN, f'### CPU data-parallel scaling — {datetime.datetime.now():%Y-%m-%d %H:%M}', '',
-             f'- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
+def report(results, loads, command, date):
+    lines = [BEGIN, f'### CPU data-parallel scaling — {date}', '',
+             f'- Machine: {_cpu_name()}, {os.cpu_count()} cores, '
              f'Linux {platform.release()}; {_versions()}',
              f'- Command: `{command}`',
              '- Data: random with the real shapes; the global batch is the course batch in both configurations '
@@ -188,12 +188,23 @@ def _gpu_model(bandwidth):
     return lines
 
 
+def _cpu_name():
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _versions():
     import numpy
     try:
         import mpi4py
         from mpi4py import MPI
-        mpi = f'mpi4py {mpi4py.__version__}, {MPI.Get_library_version().splitlines()[0].strip()}'
+        mpi = f'mpi4py {mpi4py.__version__}, ' + ' '.join(MPI.Get_library_version().splitlines()[0].split())
     except Exception:  # noqa: BLE001
         mpi = 'no mpi4py'
     return f'python {platform.python_version()}, numpy {numpy.__version__}, {mpi}'
@@ -216,7 +227,8 @@ def main():
     p.add_argument('--rounds', type=int, default=3, help='interleaved rounds of every configuration')
     p.add_argument('--models', nargs='+', default=list(MODELS), choices=list(MODELS))
     p.add_argument('--out', default=None, help='write the tables into this markdown file (between markers)')
-    p.add_argument('--json-out', default=None)
+    p.add_argument('--json-out', default=None, help='save the raw results (and the loads) as JSON')
+    p.add_argument('--from-json', default=None, help='only write the tables of an earlier --json-out')
     p.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--model', help=argparse.SUPPRESS)
     p.add_argument('--steps', type=int, default=6, help=argparse.SUPPRESS)
@@ -224,6 +236,14 @@ def main():
     args = p.parse_args()
     if args.worker:
         return worker(args)
+    if args.from_json:
+        with open(args.from_json) as f:
+            saved = json.load(f)
+        text = report(saved['results'], saved['loads'], saved['command'], saved['date'])
+        print(text)
+        if args.out:
+            write_section(args.out, text)
+        return None
     results, loads = [], []
     for round_ in range(args.rounds):
         for model in args.models:
@@ -235,11 +255,12 @@ def main():
                 print(f"round {round_} {model} {r['config']}: {r['images_per_second']:,.0f} images/s, all-reduce "
                       f"{100 * r['allreduce_share']:.1f} % of the step", flush=True)
     command = 'python benchmarks/bench_distributed.py ' + ' '.join(sys.argv[1:])
-    text = report(results, loads, command)
+    date = f'{datetime.datetime.now():%Y-%m-%d %H:%M}'
+    text = report(results, loads, command, date)
     print(text)
     if args.json_out:
         with open(args.json_out, 'w') as f:
-            json.dump(results, f, indent=1)
+            json.dump({'results': results, 'loads': loads, 'command': command, 'date': date}, f, indent=1)
     if args.out:
         write_section(args.out, text)
 

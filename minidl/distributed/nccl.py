@@ -6,8 +6,8 @@ current stream, so it is ordered after the kernels that computed its buffer.
 
 Not yet run on GPUs: the machines this was written on have none. The tests drive this module
 with a stand-in for ``cupy.cuda.nccl`` whose communicator sums host buffers over MPI
-(``tests/distributed/test_mpi.py``); the NCCL calls themselves are checked when a machine with
-two or more GPUs is lent.
+(``tests/distributed/test_distributed_mpi.py``); the NCCL calls themselves are checked when a
+machine with two or more GPUs is lent.
 """
 import numpy as np
 

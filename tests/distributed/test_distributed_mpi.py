@@ -15,7 +15,7 @@ from minidl.distributed import core, testing as dist_testing
 from minidl.distributed.callbacks import optimizer_arrays
 from minidl.functional.norm import batch_norm
 
-from _fakes import DeviceArray, FakeNccl, device, use_fakes
+from _dist_fakes import DeviceArray, FakeNccl, device, use_fakes
 
 pytestmark = pytest.mark.mpi
 
