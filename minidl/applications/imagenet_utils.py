@@ -4,8 +4,9 @@ preprocessing (``preprocess_input``), turning 1000-class predictions into labels
 the checks on ``weights`` and ``classifier_activation``, and fetching the official weight files.
 
 Weight and class-index files come through ``minidl.datasets.get_file`` into the ``models``
-cache (``~/.minidl/models/``, also found where Keras keeps them, ``~/.keras/models/``), checked
-against the md5 that Keras gives; ``MINIDL_OFFLINE=1`` turns downloads off.
+cache (``~/.minidl/models/``; a Keras user's copy in ``~/.keras/models/`` is used when its md5
+is the official one), checked against the md5 that Keras gives; ``MINIDL_OFFLINE=1`` turns
+downloads off.
 """
 import json
 import os
@@ -60,7 +61,7 @@ def preprocess_input(x, data_format=None, mode='caffe'):
     if not isinstance(x, xp.ndarray):
         x = np.asarray(x)
         xp = np
-    return _preprocess_array(x, xp, data_format, mode)
+    return _preprocess_array(x, data_format, mode)
 
 
 def _is_symbolic(x):
@@ -81,7 +82,7 @@ def _check_channels(x, data_format):
                          f'({data_format}), got an array of shape {tuple(x.shape)}.')
 
 
-def _preprocess_array(x, xp, data_format, mode):
+def _preprocess_array(x, data_format, mode):
     """In place on float arrays, as Keras' NumPy path (the caller's array changes)."""
     if x.dtype.kind != 'f':
         x = x.astype(backend.floatx, copy=False)
