@@ -3,8 +3,8 @@ birds_resnet50.py) find the ImageNet weights of their backbone, and what they sa
 
 The backbones are ``minidl.applications`` models, which read Keras' own weight files. Without
 ``--weights`` a script asks for ``weights='imagenet'``: the official file is taken from
-``~/.minidl/models/`` or ``~/.keras/models/`` (where Keras keeps it), or downloaded once from
-Keras' address (``MINIDL_OFFLINE=1`` forbids downloads). To get the files onto an offline
+``~/.minidl/models/`` or from ``~/.keras/models/`` (where Keras keeps it, when its md5 is the
+official one), or downloaded once from Keras' address (``MINIDL_OFFLINE=1`` forbids downloads). To get the files onto an offline
 machine, on one with internet run::
 
     python -c "from minidl.applications import VGG16, ResNet50, DenseNet121; \\

@@ -1,7 +1,8 @@
 """minidl.applications against Keras 3's keras.applications.
 
 Without Keras: parameter counts and layer names of the eight architectures, Keras' input-shape
-rules and argument errors, preprocess_input's arithmetic (NumPy and Tensor, gradient-checked),
+rules and argument errors, preprocess_input's arithmetic (NumPy, Tensor gradient-checked, and
+symbolic in a functional model),
 decode_predictions, the 'imagenet' cache and its offline error, and the shipped fixtures (small
 networks Keras wrote in the official legacy layout, with Keras' predictions).
 
@@ -223,8 +224,6 @@ def test_preprocess_errors():
         apps.vgg16.preprocess_input(np.zeros((1, 2, 2, 3)), data_format='NHWC')
     with pytest.raises(ValueError, match='3 color channels'):
         apps.resnet.preprocess_input(np.zeros((1, 2, 2, 4), 'float32'))
-    with pytest.raises(TypeError, match='symbolic tensor'):
-        apps.resnet.preprocess_input(layers.Input(shape=(8, 8, 3)))
 
 
 @pytest.mark.parametrize('module', sorted(MODULES))
@@ -235,6 +234,27 @@ def test_preprocess_tensor_equals_array_and_has_gradients(module, rng):
     assert isinstance(out, Tensor)
     np.testing.assert_allclose(out.numpy(), fn(x.copy()), rtol=1e-12)
     minidl.testing.gradcheck(fn, Tensor(x, requires_grad=True))
+
+
+@pytest.mark.parametrize('module', sorted(MODULES) + ['imagenet_utils-tf'])
+def test_preprocess_input_starts_a_functional_model(module, rng):
+    """``x = preprocess_input(inputs)`` on a symbolic tensor records graph nodes, as in Keras."""
+    name, _, mode = module.partition('-')
+    fn = getattr(apps, name).preprocess_input
+    kwargs = {'mode': mode} if mode else {}
+    inputs = layers.Input(shape=(5, 4, 3))
+    model = minidl.Model(inputs, layers.Flatten()(fn(inputs, **kwargs)))
+    x = _images(rng)
+    np.testing.assert_allclose(model.predict(x, verbose=0), fn(x.copy(), **kwargs).reshape(2, -1), rtol=1e-6)
+
+
+def test_preprocess_input_in_a_functional_model_equals_keras(keras, rng):
+    x = _images(rng, (2, 32, 32, 3))
+    ours_in, theirs_in = layers.Input(shape=(32, 32, 3)), keras.layers.Input(shape=(32, 32, 3))
+    ours = minidl.Model(ours_in, apps.densenet.preprocess_input(apps.resnet.preprocess_input(ours_in)))
+    theirs = keras.Model(theirs_in, keras.applications.densenet.preprocess_input(
+        keras.applications.resnet.preprocess_input(theirs_in)))
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize('module', sorted(MODULES) + ['imagenet_utils-tf'])

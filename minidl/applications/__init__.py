@@ -13,10 +13,11 @@ saved from these models, in any of Keras' HDF5 layouts) load into them. Each tak
 ``include_top``, ``weights`` ('imagenet', None or a file), ``input_tensor``, ``input_shape``,
 ``pooling`` (None, 'avg', 'max'), ``classes``, ``classifier_activation`` and ``name``.
 
-With ``weights='imagenet'`` the file is looked for in ``~/.minidl/models/`` (and
-``$MINIDL_DATA/models/``), then in ``~/.keras/models/``, and downloaded from Keras' address
-otherwise (checked against Keras' md5; ``MINIDL_OFFLINE=1`` forbids downloads). To use a
-copy from elsewhere, put it in one of those folders or pass its path as ``weights=``.
+With ``weights='imagenet'`` the file is looked for in ``~/.minidl/models/`` (used as it is,
+with a warning if its md5 is not Keras'), then in ``~/.keras/models/`` (used when its md5 is
+Keras'), and downloaded from Keras' address otherwise (checked against Keras' md5;
+``MINIDL_OFFLINE=1`` forbids downloads). To use a copy from elsewhere, put it in
+``~/.minidl/models/`` or pass its path as ``weights=``.
 """
 from . import densenet, imagenet_utils, resnet, resnet50, vgg16, vgg19  # noqa: F401
 from .densenet import DenseNet121, DenseNet169, DenseNet201  # noqa: F401

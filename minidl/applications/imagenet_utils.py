@@ -4,8 +4,9 @@ preprocessing (``preprocess_input``), turning 1000-class predictions into labels
 the checks on ``weights`` and ``classifier_activation``, and fetching the official weight files.
 
 Weight and class-index files come through ``minidl.datasets.get_file`` into the ``models``
-cache (``~/.minidl/models/``, also found where Keras keeps them, ``~/.keras/models/``), checked
-against the md5 that Keras gives; ``MINIDL_OFFLINE=1`` turns downloads off.
+cache (``~/.minidl/models/``; a Keras user's copy in ``~/.keras/models/`` is used when its md5
+is the official one), checked against the md5 that Keras gives; ``MINIDL_OFFLINE=1`` turns
+downloads off.
 """
 import json
 import os
@@ -43,8 +44,9 @@ def preprocess_input(x, data_format=None, mode='caffe'):
 
     As in Keras, a floating-point NumPy (or CuPy) array is overwritten with the result (pass
     ``x.copy()`` to keep it); an integer array is first converted to float32, and the
-    result returned. A minidl ``Tensor`` gets a new Tensor through differentiable ops, so the
-    preprocessing can sit inside a graph that is trained.
+    result returned. A minidl ``Tensor`` gets a new Tensor through differentiable ops, and a
+    symbolic tensor (from ``layers.Input``) a graph node, so ``x = preprocess_input(inputs)``
+    can start a functional model, as in Keras.
     """
     if mode not in ('caffe', 'tf', 'torch'):
         raise ValueError(f'Expected mode to be one of `caffe`, `tf` or `torch`. Received: mode={mode}')
@@ -53,17 +55,13 @@ def preprocess_input(x, data_format=None, mode='caffe'):
     elif data_format not in DATA_FORMATS:
         raise ValueError('Expected data_format to be one of `channels_first` or `channels_last`. '
                          f'Received: data_format={data_format}')
-    if _is_symbolic(x):
-        raise TypeError('preprocess_input got a symbolic tensor (from layers.Input); minidl applies it to data, '
-                        'not to graph tensors. Preprocess the images before the model (e.g. '
-                        'ImageDataGenerator(preprocessing_function=preprocess_input)), or wrap it in a layer.')
-    if isinstance(x, Tensor):
+    if isinstance(x, Tensor) or _is_symbolic(x):
         return _preprocess_tensor(x, data_format, mode)
     xp = backend.get_array_module(x)
     if not isinstance(x, xp.ndarray):
         x = np.asarray(x)
         xp = np
-    return _preprocess_array(x, xp, data_format, mode)
+    return _preprocess_array(x, data_format, mode)
 
 
 def _is_symbolic(x):
@@ -84,7 +82,7 @@ def _check_channels(x, data_format):
                          f'({data_format}), got an array of shape {tuple(x.shape)}.')
 
 
-def _preprocess_array(x, xp, data_format, mode):
+def _preprocess_array(x, data_format, mode):
     """In place on float arrays, as Keras' NumPy path (the caller's array changes)."""
     if x.dtype.kind != 'f':
         x = x.astype(backend.floatx, copy=False)
@@ -113,27 +111,32 @@ def _preprocess_array(x, xp, data_format, mode):
 
 
 def _preprocess_tensor(x, data_format, mode):
-    """The same arithmetic on a Tensor, through differentiable ops (a new Tensor)."""
-    from .. import functional as F
+    """The same arithmetic on a Tensor or a symbolic tensor, through ``minidl.ops`` (a new
+    Tensor, or graph nodes): x + (-mean), then / std, with per-channel constants."""
+    from .. import ops
     if mode == 'tf':
         return x / 127.5 - 1.0
     _check_channels(x, data_format)
     axis = _channel_axis(x.ndim, data_format)
     shape = [1] * x.ndim
     shape[axis] = 3
-    xp = backend.get_array_module(x.data)
     if mode == 'torch':
         x = x / 255.0
         mean, std = TORCH_MEAN, TORCH_STD
     else:
-        flip = [slice(None)] * x.ndim
-        flip[axis] = slice(None, None, -1)
-        x = F.getitem(x, tuple(flip))
+        x = ops.flip(x, axis=axis)  # RGB -> BGR
         mean, std = CAFFE_MEAN_BGR, None
-    x = x + xp.asarray(-np.array(mean), dtype=x.dtype).reshape(shape)
+    x = x + _constant(-np.array(mean), x, shape)
     if std is not None:
-        x = x / xp.asarray(np.array(std), dtype=x.dtype).reshape(shape)
+        x = x / _constant(np.array(std), x, shape)
     return x
+
+
+def _constant(values, like, shape):
+    """``values`` in ``like``'s dtype, shaped to broadcast over its channel axis (on the active
+    array module for a Tensor)."""
+    values = values.astype(like.dtype).reshape(shape)
+    return backend.as_array(values) if isinstance(like, Tensor) else values
 
 
 def decode_predictions(preds, top=5):
