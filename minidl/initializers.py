@@ -282,7 +282,8 @@ def serialize(initializer):
 
 def deserialize(config, custom_objects=None):
     from .saving.serialization_lib import deserialize_keras_object
-    return deserialize_keras_object(config, custom_objects, module_objects=_BY_NAME,
+    classes = {cls.__name__: cls for cls in _BY_NAME.values() if isinstance(cls, type)}
+    return deserialize_keras_object(config, custom_objects, module_objects={**_BY_NAME, **classes},
                                     printable_module_name='initializer')
 
 

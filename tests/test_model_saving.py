@@ -201,3 +201,31 @@ def test_layer_configs_round_trip_and_match_keras_keys(make, keras):
     expected = kconfig.get_config()
     missing = sorted(set(expected) - set(config) - {'activity_regularizer', 'build_config'})
     assert not missing, f'{type(layer).__name__} lacks Keras config keys {missing}'
+
+
+def test_damaged_model_files_name_the_users_path(tmp_path):
+    model = _minidl_sequential()
+    path = tmp_path / 'm.keras'
+    model.save(path)
+    data = path.read_bytes()
+    (tmp_path / 'cut.keras').write_bytes(data[:len(data) // 2])
+    with pytest.raises((ValueError, OSError), match='cut.keras'):
+        models.load_model(tmp_path / 'cut.keras')
+    (tmp_path / 'text.keras').write_text('not a model')
+    with pytest.raises(ValueError, match='text.keras'):
+        models.load_model(tmp_path / 'text.keras')
+    with pytest.raises(ValueError, match=r"'\.keras'"):
+        model.save(tmp_path / 'model.pkl')
+    with pytest.raises(OSError, match='missing'):
+        model.save(tmp_path / 'missing' / 'm.keras')
+
+
+def test_a_keras_h5_full_model_file_loads(tmp_path, keras):
+    kmodel = _keras_sequential(keras)
+    rng = np.random.default_rng(5)
+    kmodel.set_weights(_randomise(kmodel.get_weights(), rng))
+    path = str(tmp_path / 'k.h5')
+    kmodel.save(path)  # Keras 3 still writes Keras 2's full-model HDF5 format
+    model = models.load_model(path, compile=False)
+    x = rng.random((2, 6, 6, 1), np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0), kmodel.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

@@ -27,10 +27,12 @@ def serialize(layer):
     return serialize_keras_object(layer)
 
 
-def deserialize(config, custom_objects=None):
-    """The layer described by a Keras config (3's envelope or 2's ``{'class_name', 'config'}``)."""
+def deserialize(config, custom_objects=None, safe_mode=True):
+    """The layer (or model) described by a Keras config: Keras 3's envelope, or Keras 2's
+    ``{'class_name', 'config'}`` without a module."""
     from ..saving.serialization_lib import deserialize_keras_object
     namespace = {name: obj for name, obj in globals().items() if isinstance(obj, type) and issubclass(obj, Layer)}
     from .. import models
     namespace.update(Sequential=models.Sequential, Model=models.Model, Functional=models.Model)
-    return deserialize_keras_object(config, custom_objects, module_objects=namespace, printable_module_name='layer')
+    return deserialize_keras_object(config, custom_objects, safe_mode=safe_mode, module_objects=namespace,
+                                    printable_module_name='layer')

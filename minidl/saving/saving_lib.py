@@ -17,15 +17,11 @@ import json
 import os
 import zipfile
 
-from ..atomic import atomic_path
-from . import h5_weights
-from .serialization_lib import deserialize_keras_object, serialize_keras_object
+from ..atomic import write_bytes
+from . import h5_weights, h5io
+from .serialization_lib import serialize_keras_object
 
 FORMAT_VERSION = '3.0.0'     # the .keras format minidl writes (Keras 3's)
-
-
-def _h5py():
-    return h5_weights._h5py()
 
 
 def save_model(model, filepath, overwrite=True, **kwargs):
@@ -48,11 +44,7 @@ def save_model(model, filepath, overwrite=True, **kwargs):
         raise ValueError(f"Invalid filepath extension for saving {filepath!r}: add '.keras' (Keras 3's format, "
                          "recommended) or '.h5' (Keras 2's). To save only the weights, use "
                          "model.save_weights('name.weights.h5').")
-    folder = os.path.dirname(os.path.abspath(filepath))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f'Cannot save the model to {filepath}: the folder {folder} does not exist.')
-    with atomic_path(filepath) as tmp, open(tmp, 'wb') as f:
-        f.write(data)
+    write_bytes(filepath, data, what='Saving the model to')
 
 
 def _config_json(model):
@@ -80,10 +72,8 @@ def _keras_archive_bytes(model):
 
 
 def _weights_h5_bytes(model):
-    h5py = _h5py()
-    raw = io.BytesIO()
-    with h5py.File(raw, 'w') as f:
-        h5_weights._write_keras3(f, model)
+    def fill(f):
+        h5_weights.write_keras3(f, model)
         optimizer = getattr(model, 'optimizer', None)
         if optimizer is not None and hasattr(optimizer, 'save_own_variables') and _optimizer_built(optimizer):
             group = f.require_group('optimizer/vars')
@@ -92,7 +82,7 @@ def _weights_h5_bytes(model):
             optimizer.save_own_variables(store)
             for key, value in store.items():
                 group.create_dataset(key, data=_host(value))
-    return raw.getvalue()
+    return bytes(h5io.build_image(fill))
 
 
 def _optimizer_built(optimizer):
@@ -117,8 +107,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
         raise FileNotFoundError(f'No model file at {filepath}.')
     if zipfile.is_zipfile(filepath):
         return _load_keras_archive(filepath, custom_objects, compile, safe_mode)
-    h5py = _h5py()
-    if h5py.is_hdf5(filepath):
+    if h5io.h5py_module().is_hdf5(filepath):
         return _load_keras2_h5(filepath, custom_objects, compile, safe_mode)
     raise ValueError(f'{filepath} is neither a .keras archive (zip) nor an HDF5 model file. If it holds only '
                      'weights, build the model and call model.load_weights() instead.')
@@ -131,12 +120,12 @@ def _load_keras_archive(filepath, custom_objects, compile, safe_mode):
             if 'config.json' not in names:
                 raise ValueError(f'{filepath} is a zip file but not a Keras model archive: it has no config.json.')
             config = json.loads(zf.read('config.json'))
-            weights = zf.read('model.weights.h5') if 'model.weights.h5' in names else None
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f'{filepath} is not a readable .keras archive ({exc}).') from None
+    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f'{filepath} is not a readable .keras archive ({exc}). Save or download it again.') from None
     model = _model_from_config(config, custom_objects, compile, safe_mode, filepath)
-    if weights is not None:
-        _load_weights_bytes(model, weights, filepath, compile)
+    if h5_weights.KERAS_ARCHIVE_WEIGHTS in names:
+        data, label = h5_weights._archive_weights(filepath)
+        _load_weights_bytes(model, data, label, compile)
     return model
 
 
@@ -144,8 +133,8 @@ def _model_from_config(config, custom_objects, compile, safe_mode, filepath):
     config = dict(config)
     compile_config = config.pop('compile_config', None)
     try:
-        model = deserialize_keras_object(config, custom_objects=custom_objects, safe_mode=safe_mode,
-                                         printable_module_name='model')
+        from ..layers import deserialize as deserialize_layer
+        model = deserialize_layer(config, custom_objects=custom_objects, safe_mode=safe_mode)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f'Could not rebuild the model saved in {filepath}: {exc}') from exc
     if compile and compile_config:
@@ -153,14 +142,15 @@ def _model_from_config(config, custom_objects, compile, safe_mode, filepath):
     return model
 
 
-def _load_weights_bytes(model, data, filepath, compile):
-    h5py = _h5py()
-    with h5py.File(io.BytesIO(data), 'r') as f:
-        h5_weights._read_keras3(f, model, filepath)
+def _load_weights_bytes(model, data, label, compile):
+    """The model's weights (and, when compiled, the optimizer's state) from the archive's
+    ``model.weights.h5``, every dataset checked by ``h5io`` before it is read."""
+    with h5io.open_file(data, label) as f:
+        h5_weights.load_weights_from_h5(f, model, label)
         optimizer = getattr(model, 'optimizer', None)
-        if compile and optimizer is not None and 'optimizer/vars' in f and hasattr(optimizer, 'load_own_variables'):
-            group = f['optimizer/vars']
-            store = {key: group[key][()] for key in group}
+        state = h5io.group(f, 'optimizer/vars', label, required=False)
+        if compile and optimizer is not None and state is not None and hasattr(optimizer, 'load_own_variables'):
+            store = h5io.arrays(state, label)
             if hasattr(optimizer, 'build'):
                 optimizer.build(model.trainable_weights)
             optimizer.load_own_variables(store)
@@ -168,32 +158,28 @@ def _load_weights_bytes(model, data, filepath, compile):
 
 # --- Keras 2 full-model .h5 --------------------------------------------------------------------------------
 def _keras2_h5_bytes(model):
-    h5py = _h5py()
-    raw = io.BytesIO()
-    with h5py.File(raw, 'w') as f:
+    def fill(f):
         f.attrs['keras_version'] = '2.x (minidl)'
         f.attrs['backend'] = 'minidl'
         f.attrs['model_config'] = _config_json(model)
         compile_config = model.get_compile_config() if hasattr(model, 'get_compile_config') else None
         if compile_config:
             f.attrs['training_config'] = json.dumps(compile_config, default=_json_default)
-        h5_weights._write_keras2(f.create_group('model_weights'), model)
-    return raw.getvalue()
+        h5_weights.write_keras2(f.create_group('model_weights'), model)
+    return bytes(h5io.build_image(fill))
 
 
 def _load_keras2_h5(filepath, custom_objects, compile, safe_mode):
-    h5py = _h5py()
-    with h5py.File(filepath, 'r') as f:
-        if 'model_config' not in f.attrs:
+    with h5io.open_file(filepath) as f:
+        text = h5io.attribute_text(f, 'model_config', filepath)
+        if text is None:
             raise ValueError(f'{filepath} holds no model config (it is a weights-only file): build the model and call '
                              'model.load_weights() instead.')
-        config = json.loads(_text(f.attrs['model_config']))
-        model = _model_from_config(config, custom_objects, False, safe_mode, filepath)
-        weights = f['model_weights'] if 'model_weights' in f else f
-        h5_weights._read_keras2(weights, model, filepath)
-        if compile and 'training_config' in f.attrs:
-            training = json.loads(_text(f.attrs['training_config']))
-            model.compile_from_config(_keras2_training_config(training))
+        model = _model_from_config(json.loads(text), custom_objects, False, safe_mode, filepath)
+        h5_weights.load_weights_from_h5(f, model, filepath)
+        training = h5io.attribute_text(f, 'training_config', filepath)
+        if compile and training:
+            model.compile_from_config(_keras2_training_config(json.loads(training)))
     return model
 
 
@@ -204,15 +190,11 @@ def _keras2_training_config(config):
     return out
 
 
-def _text(value):
-    return value.decode('utf8') if isinstance(value, bytes) else str(value)
-
-
 # --- configs without weights ----------------------------------------------------------------------------
 def model_from_json(json_string, custom_objects=None):
     """The (untrained) model that ``model.to_json()`` describes."""
-    config = json.loads(json_string)
-    return deserialize_keras_object(config, custom_objects=custom_objects, printable_module_name='model')
+    from ..layers import deserialize as deserialize_layer
+    return deserialize_layer(json.loads(json_string), custom_objects=custom_objects)
 
 
 def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs):
@@ -230,6 +212,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     if clone_function is not None or input_tensors is not None or call_function is not None:
         raise ValueError('clone_model: clone_function, input_tensors and call_function are supported for Sequential '
                          'models only (clone_function) in minidl.')
+    from ..layers import deserialize as deserialize_layer
     config = serialize_keras_object(model)
     config.pop('compile_config', None)
-    return deserialize_keras_object(config, printable_module_name='model')
+    return deserialize_layer(config)
