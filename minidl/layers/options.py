@@ -3,6 +3,8 @@ invalid argument, and the serialized form of nested objects (initializers, regul
 constraints) in ``get_config``."""
 import numpy as np
 
+from ..functional import geometry
+
 
 def positive_int(layer, what, value):
     """``value`` as an int >= 1, or a ValueError naming the layer and the argument."""
@@ -13,19 +15,10 @@ def positive_int(layer, what, value):
     return int(value)
 
 
-def int_tuple(layer, what, value, n, minimum=1):
-    """An int or a sequence of ``n`` ints >= ``minimum`` (kernel sizes, strides, pool sizes), as a tuple."""
-    values = (value,) * n if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
-    try:
-        values = tuple(values)
-    except TypeError:
-        values = None
-    if values is None or len(values) != n or not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in values):
-        kind = 'positive' if minimum == 1 else f'>= {minimum}'
-        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): {what} must be a {kind} int or a "
-                         f'sequence of {n} {kind} ints, got {value!r}.')
-    return tuple(int(v) for v in values)
+def int_tuple(layer, what, value, n):
+    """An int or a sequence of ``n`` positive ints (kernel sizes, strides, pool sizes), as a tuple;
+    the one check is ``functional/geometry.normalize_tuple``, the error names the layer."""
+    return geometry.normalize_tuple(value, n, what, f"Layer '{layer.name}' ({type(layer).__name__})")
 
 
 def channels_last(layer, data_format):
