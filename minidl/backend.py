@@ -159,23 +159,6 @@ def scatter_add(target, index, values):
         np.add.at(target, index, values)
 
 
-_ones = {}
-
-
-def sum_rows(a):
-    """Column sums of a 2-D array (the sum over axis 0), as ``ones @ a``: one BLAS matrix-vector
-    product. Tall arrays with few columns (bias gradients, batch-norm statistics) are where the
-    generic reductions are slow: CuPy gives each column one thread block and crawls (25 ms for
-    512x32x32x32), NumPy loops over short rows (7.8 ms against 2.5 ms for 524288x32)."""
-    key = (is_cupy(a), a.shape[0], a.dtype.str)
-    ones = _ones.get(key)
-    if ones is None:
-        if len(_ones) > 32:
-            _ones.clear()
-        ones = _ones[key] = get_array_module(a).ones(a.shape[0], a.dtype)
-    return ones @ a
-
-
 _kernels = {}
 
 
