@@ -238,3 +238,18 @@ def test_eager_tensor_inputs_keep_their_tensor():
     t = Tensor(np.ones((1, 3), np.float32), requires_grad=True)
     layer(t).sum().backward()
     assert t.grad is not None
+
+
+class TwoOutputs(Layer):
+    def call(self, inputs):
+        return inputs * 2.0, minidl.functional.sum(inputs, axis=-1)
+
+
+def test_a_layer_with_several_symbolic_outputs():
+    inputs = layers.Input((3,))
+    doubled, total = TwoOutputs()(inputs)
+    assert doubled.shape == (None, 3) and total.shape == (None,)
+    model = models.Model(inputs, [doubled, total])
+    out = model.predict(np.ones((2, 3), np.float32), verbose=0)
+    np.testing.assert_allclose(out[0], 2.0)
+    np.testing.assert_allclose(out[1], 3.0)

@@ -170,7 +170,7 @@ class Node:
         self.inputs = [t for t in tree.flatten((self.call_args, self.call_kwargs)) if isinstance(t, KerasTensor)]
         self.index = len(layer._inbound_nodes)
         layer._inbound_nodes.append(self)
-        specs = tree.flatten(output_specs) if not _is_spec(output_specs) else [output_specs]
+        specs = _flatten_specs(output_specs)
         self.outputs = [KerasTensor(shape, dtype, self, i) for i, (shape, dtype) in enumerate(specs)]
         self.output_structure = (self.outputs[0] if _is_spec(output_specs)
                                  else tree.pack_sequence_as(_spec_skeleton(output_specs), self.outputs))
