@@ -253,3 +253,12 @@ def test_a_layer_with_several_symbolic_outputs():
     out = model.predict(np.ones((2, 3), np.float32), verbose=0)
     np.testing.assert_allclose(out[0], 2.0)
     np.testing.assert_allclose(out[1], 3.0)
+
+
+def test_the_models_training_flag_overrides_a_recorded_one_as_in_keras():
+    inputs = layers.Input((100,))
+    out = layers.Dropout(0.5)(inputs, training=True)  # recorded in the node
+    model = models.Model(inputs, out)
+    x = np.ones((4, 100), np.float32)
+    np.testing.assert_array_equal(model(x, training=False).numpy(), x)  # the call's value wins
+    assert (model(x).numpy() == 0).any()  # no value given: the recorded training=True applies

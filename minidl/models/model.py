@@ -138,7 +138,7 @@ class Model(TrainingMixin, Layer):
     def call(self, inputs, training=None, mask=None):
         if self._graph is None:
             raise NotImplementedError(f"Model '{self.name}' has no graph: subclasses of Model must define call().")
-        return self._graph.run(inputs)
+        return self._graph.run(inputs, training)
 
     def compute_output_shape(self, input_shape):
         if self._graph is not None:
@@ -321,7 +321,9 @@ class _Graph:
             raise ValueError(f"Model '{self.model_name}' expects {len(self.inputs)} input(s) {names}, got {len(flat)}.")
         return flat
 
-    def run(self, inputs):
+    def run(self, inputs, training=None):
+        """The outputs for ``inputs``. A ``training`` given to the model's call overrides the value
+        a node recorded (Keras 3's functional models inject it into every layer that takes it)."""
         values = self.flatten_inputs(inputs)
         env = {}
         for t, x in zip(self.inputs, values):
@@ -334,6 +336,8 @@ class _Graph:
         for node in self.plan:
             args = tree.map_structure(resolve, node.call_args)
             kwargs = {k: tree.map_structure(resolve, v) for k, v in node.call_kwargs.items()}
+            if training is not None and 'training' in kwargs:
+                kwargs['training'] = training
             out = node.layer(*args, **kwargs)
             if len(node.outputs) == 1 and not tree.is_nested(out):
                 env[id(node.outputs[0])] = out

@@ -50,7 +50,7 @@ _MODEL_CLASSES = {('keras.src.models.functional', 'Functional'): 'Model',
                   ('keras.models', 'Sequential'): 'Sequential', ('keras.models', 'Model'): 'Model',
                   ('keras', 'Functional'): 'Model'}
 
-_safe_mode = [True]
+_safe_mode = [None]   # None: no outer deserialization has set it
 
 
 def _namespace(name):
@@ -163,6 +163,8 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module
     """The object that ``config`` describes. ``module_objects`` maps bare names (Keras 2 configs
     without a module, or strings such as 'relu') to classes or functions."""
     custom_objects = custom_objects_in_scope(custom_objects)
+    if _safe_mode[0] is not None:   # an outer call's safe_mode wins, as in Keras (nested configs, Lambda)
+        safe_mode = _safe_mode[0]
     if config is None:
         return None
     if isinstance(config, str):
@@ -221,7 +223,7 @@ def _deserialize_special(class_name, inner, custom_objects, safe_mode):
     if class_name == '__keras_tensor__':
         return dict(inner, __keras_tensor__=True)  # resolved by the functional model that reads it
     if class_name == '__lambda__':
-        if not (safe_mode and _safe_mode[0]):
+        if not safe_mode:
             return _func_load(inner['value'])
         raise ValueError('The file holds a Python lambda, and loading it would run code stored in the file. '
                          'Only if you trust the file, load it with safe_mode=False '
@@ -230,6 +232,7 @@ def _deserialize_special(class_name, inner, custom_objects, safe_mode):
 
 
 def in_safe_mode():
+    """The safe_mode of the deserialization under way (None outside one)."""
     return _safe_mode[0]
 
 
