@@ -105,9 +105,9 @@ def main():
         if now is None:
             continue
         before = rows.get((label, 'before'))
-        cells = ([f'{statistics.median(before):.2f}'] if baseline else []) + [f'{statistics.median(now):.2f}']
-        if baseline and before is None:
-            cells[0] = '—'
+        cells = [f'{statistics.median(now):.2f}']
+        if baseline:
+            cells.insert(0, f'{statistics.median(before):.2f}' if before else '—')
         print(f'| {label} | ' + ' | '.join(cells) + ' |')
 
 
