@@ -89,6 +89,12 @@ def _result(a):
     return a if isinstance(a, Tensor) else Tensor(a)
 
 
+def _add(variable, value):
+    """variable += value in place, for values computed on the variable's device (the hot path of
+    update_state: no conversion, no host sync)."""
+    variable.data += value
+
+
 def _mask_of(x):
     mask = getattr(x, '_keras_mask', None)
     return mask.data if isinstance(mask, Tensor) else mask
@@ -249,6 +255,20 @@ class Mean(Metric):
         self.count = self.add_variable(shape=(), initializer='zeros', dtype=self.dtype, name='count')
 
     def update_state(self, values, sample_weight=None):
+        if _mask_of(values) is None and (sample_weight is None or np.ndim(sample_weight) == 0):
+            # the common cases, without the general broadcasting: per-sample values, or a batch
+            # mean weighted by the batch size (fit's loss tracker)
+            values = _raw(values)
+            if values.ndim > 1:
+                values = values.mean(axis=tuple(range(1, values.ndim)))
+            if sample_weight is None:
+                _add(self.total, values.sum())
+                _add(self.count, values.shape[0] if values.ndim else 1)
+            else:
+                w = float(sample_weight)
+                _add(self.total, values.mean() * w if values.ndim else values * w)
+                _add(self.count, w)
+            return
         values, sample_weight = reduce_to_samplewise_values(values, sample_weight, 'mean', self.dtype)
         self.total.assign_add(values.sum())
         if sample_weight is not None:
@@ -276,6 +296,8 @@ class MeanMetricWrapper(Mean):
             values = self._fn(y_true, y_pred, **self._fn_kwargs)
         values_mask = _mask_of(values)
         values = _raw(values)
+        if mask is None and values_mask is None:
+            return super().update_state(values, sample_weight=sample_weight)
         if mask is not None:
             weights = None if sample_weight is None else _like(sample_weight, values).astype(self.dtype)
             sample_weight = apply_mask(weights, _like(mask, values), self.dtype, reduction='sum')
