@@ -736,10 +736,11 @@ def _filter_top_k(x, k):
     """Keep the ``k`` largest entries of each row, the others become -1e10."""
     xp = get_array_module(x)
     k = min(int(k), x.shape[-1])
-    top = xp.argpartition(-x, k - 1, axis=-1)[..., :k]
-    keep = xp.zeros(x.shape, dtype=bool)
-    xp.put_along_axis(keep, top, True, axis=-1)
-    return xp.where(keep, x, xp.asarray(NEG_INF, dtype=x.dtype))
+    rows = x.reshape(-1, x.shape[-1])
+    top = xp.argpartition(-rows, k - 1, axis=-1)[:, :k]
+    keep = xp.zeros(rows.shape, dtype=bool)
+    keep[xp.arange(rows.shape[0])[:, None], top] = True
+    return xp.where(keep.reshape(x.shape), x, xp.asarray(NEG_INF, dtype=x.dtype))
 
 
 def _bucket_sums(values, buckets, n):

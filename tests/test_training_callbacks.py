@@ -290,3 +290,25 @@ def test_schedule_steps_with_every_batch_and_is_logged_by_callbacks():
     scheduler.set_model(model)
     with pytest.raises(TypeError, match='LearningRateSchedule'):    # a schedule's rate cannot be set, as in Keras
         scheduler.on_epoch_begin(0)
+
+
+# --- the issue's example scripts, on synthetic data -----------------------------------------------------------
+EXAMPLE_RUNS = [
+    ('imbalanced_classification.py', ['--batch-size', '32'], ['imbalanced.none', 'imbalanced.balanced']),
+    ('lr_schedules.py', ['--batch-size', '16'], ['tp4b.ej8_mnist_dense+constant', 'tp4b.ej8_mnist_dense+cosine']),
+    ('cifar10_adamw_cosine.py', ['--batch-size', '16', '--train-size', '32', '--test-size', '16', '--width', '4',
+                                 '--compare'], ['cifar10_adamw_cosine', 'cifar10_adamw_constant']),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('script, flags, model_ids', EXAMPLE_RUNS, ids=[r[0][:-3] for r in EXAMPLE_RUNS])
+def test_example_scripts_run_on_synthetic_data(script, flags, model_ids, tmp_path):
+    import re
+    env = dict(os.environ, MINIDL_DATA=str(tmp_path / 'no-datasets'), MPLBACKEND='Agg',
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'examples', script), '--synthetic', '--limit', '64',
+                           '--epochs', '2', '--quiet', '--plot', str(tmp_path / 'h.png')] + flags,
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, f'{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
+    assert re.findall(r'RESULT model=(\S+)', proc.stdout) == model_ids
