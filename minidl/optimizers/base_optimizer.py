@@ -199,7 +199,7 @@ class Optimizer:
 
     def _current_learning_rate(self):
         """The rate the next update uses: ``learning_rate`` after Keras 2's time-based decay."""
-        lr = float(self.learning_rate)
+        lr = float(self._learning_rate.data) if isinstance(self._learning_rate, Variable) else float(self.learning_rate)
         if self.decay:
             lr = lr / (1.0 + self.decay * int(self._iterations.data))
         return lr
