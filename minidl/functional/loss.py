@@ -49,7 +49,7 @@ class LossFunction(Function):
         xp = backend.get_array_module(p)
         if self.mean:
             self.count = values.size
-            return xp.asarray(values.mean(), dtype=p.dtype)
+            return xp.asarray(values.sum() / self.count, dtype=p.dtype)
         return xp.asarray(values, dtype=p.dtype)
 
     def backward(self, gy):
@@ -68,8 +68,25 @@ def _clip(p):
     return xp.clip(p, EPSILON, 1 - EPSILON), (p >= EPSILON) & (p <= 1 - EPSILON)
 
 
-def _axis_size(p, axis):
-    return 1 if axis is None or p.ndim == 0 else p.shape[axis]
+class _MeanOverAxis(LossFunction):
+    """l = mean(e) over ``axis`` (None: l = e); subclasses define ``elementwise(t, p)`` and
+    ``derivative()`` (de/dp). With ``mean=True`` the mean of the per-sample means is the mean of
+    all of e (every sample averages the same number of entries): one reduction."""
+
+    def __init__(self, y_true, axis=-1, mean=False):
+        super().__init__(y_true, mean)
+        self.axis = axis
+
+    def values(self, t, p):
+        e = self.elementwise(t, p)
+        if self.mean or self.axis is None or p.ndim == 0:
+            self.n = 1
+            return e
+        self.n = p.shape[self.axis]
+        return e.mean(axis=self.axis)
+
+    def dvalues(self, g):
+        return g * self.derivative() / self.n
 
 
 # --- cross-entropies -------------------------------------------------------------------------------
@@ -103,36 +120,31 @@ class CategoricalCrossentropy(LossFunction):
         return (h - (h * self.ratio).sum(axis=self.axis, keepdims=True)) / self.total
 
 
-class BinaryCrossentropy(LossFunction):
+class BinaryCrossentropy(_MeanOverAxis):
     """e = -(t log p + (1 - t) log(1 - p)), l = mean(e) over ``axis`` (None: l = e).
     Logits, with log-sigmoid: e = max(x, 0) - x t + log1p(exp(-|x|)), de/dx = sigmoid(x) - t.
     Probabilities: p clipped, de/dp = (p - t) / (p (1 - p))."""
 
     def __init__(self, y_true, from_logits=False, axis=-1, mean=False):
-        super().__init__(y_true, mean)
-        self.from_logits, self.axis = from_logits, axis
+        super().__init__(y_true, axis, mean)
+        self.from_logits = from_logits
 
-    def values(self, t, p):
+    def elementwise(self, t, p):
         xp = backend.get_array_module(p)
-        self.n = _axis_size(p, self.axis)
         if self.from_logits:
             self.x = p
-            e = xp.maximum(p, 0) - p * t + xp.log1p(xp.exp(-abs(p)))
-        else:
-            self.p, self.unclipped = _clip(p)
-            e = -(t * xp.log(self.p) + (1 - t) * xp.log1p(-self.p))
-        return e if self.axis is None else e.mean(axis=self.axis)
+            return xp.maximum(p, 0) - p * t + xp.log1p(xp.exp(-abs(p)))
+        self.p, self.unclipped = _clip(p)
+        return -(t * xp.log(self.p) + (1 - t) * xp.log1p(-self.p))
 
-    def dvalues(self, g):
+    def derivative(self):
         t = self.t
         if self.from_logits:
-            de = stable_sigmoid(self.x) - t
-        else:
-            de = (self.p - t) / (self.p * (1 - self.p)) * self.unclipped
-        return g * de / self.n
+            return stable_sigmoid(self.x) - t
+        return (self.p - t) / (self.p * (1 - self.p)) * self.unclipped
 
 
-class BinaryFocalCrossentropy(LossFunction):
+class BinaryFocalCrossentropy(_MeanOverAxis):
     """Focal loss (Lin et al. 2017) on binary labels, as Keras computes it:
     p = sigmoid(z) for logits; bce = -(t log pc + (1 - t) log(1 - pc)) with pc = clip(p);
     p_t = t p + (1 - t)(1 - p);  e = w (1 - p_t)^gamma bce, with w = t alpha + (1 - t)(1 - alpha)
@@ -142,31 +154,26 @@ class BinaryFocalCrossentropy(LossFunction):
 
     def __init__(self, y_true, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, axis=-1,
                  mean=False):
-        super().__init__(y_true, mean)
-        self.balance, self.alpha, self.gamma = apply_class_balancing, alpha, gamma
-        self.from_logits, self.axis = from_logits, axis
+        super().__init__(y_true, axis, mean)
+        self.balance, self.alpha, self.gamma, self.from_logits = apply_class_balancing, alpha, gamma, from_logits
 
-    def values(self, t, p):
+    def elementwise(self, t, p):
         xp = backend.get_array_module(p)
-        self.n = _axis_size(p, self.axis)
         self.p = stable_sigmoid(p) if self.from_logits else p
         self.pc, self.unclipped = _clip(self.p)
         self.bce = -(t * xp.log(self.pc) + (1 - t) * xp.log1p(-self.pc))
         self.one_minus_pt = 1 - (t * self.p + (1 - t) * (1 - self.p))
         self.w = t * self.alpha + (1 - t) * (1 - self.alpha) if self.balance else 1
-        e = self.w * self.one_minus_pt ** self.gamma * self.bce
-        return e.mean(axis=self.axis)
+        return self.w * self.one_minus_pt ** self.gamma * self.bce
 
-    def dvalues(self, g):
+    def derivative(self):
         xp = backend.get_array_module(self.p)
         t, a, gamma = self.t, self.one_minus_pt, self.gamma
         with np.errstate(divide='ignore', invalid='ignore'):
             dfocal = -gamma * a ** (gamma - 1) * (2 * t - 1) if gamma != 0 else xp.zeros_like(a)
         dbce = (self.pc - t) / (self.pc * (1 - self.pc)) * self.unclipped
         de = self.w * (dfocal * self.bce + a ** gamma * dbce)
-        if self.from_logits:
-            de = de * self.p * (1 - self.p)
-        return g * de / self.n
+        return de * self.p * (1 - self.p) if self.from_logits else de
 
 
 class CategoricalFocalCrossentropy(LossFunction):
@@ -201,22 +208,6 @@ class CategoricalFocalCrossentropy(LossFunction):
 
 
 # --- regression ------------------------------------------------------------------------------------
-class _MeanOverAxis(LossFunction):
-    """l = mean(e) over ``axis``; subclasses define ``elementwise(t, p)`` and ``derivative()``."""
-
-    def __init__(self, y_true, axis=-1, mean=False):
-        super().__init__(y_true, mean)
-        self.axis = axis
-
-    def values(self, t, p):
-        self.n = _axis_size(p, self.axis)
-        e = self.elementwise(t, p)
-        return e.mean(axis=self.axis) if p.ndim else e
-
-    def dvalues(self, g):
-        return g * self.derivative() / self.n
-
-
 class MeanSquaredError(_MeanOverAxis):
     """e = (p - t)^2, de/dp = 2 (p - t)."""
     def elementwise(self, t, p):
