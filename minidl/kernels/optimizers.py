@@ -7,12 +7,15 @@ readable ``update_step`` (``minidl/optimizers/``), in place and without weight-s
 * CuPy: one fused ``ElementwiseKernel`` per rule (SGD with momentum, Adam): one launch and one
   pass over memory instead of a dozen.
 
-Each form is registered as ``'optimizer.<name>'`` and called as ``form(optimizer, g, w, slots, lr)``
+Each form is registered as ``'optimizer.<name>'`` and called as ``form(optimizer, g, w, slots, lr, t)``
 with raw arrays ``g`` and ``w`` (updated in place), ``slots`` the dict of the weight's slot
-Variables ('momentum', ...) and ``lr`` the step's learning rate; hyperparameters are read from
-the optimizer object. Tested equal to the reference rules in ``tests/test_optimizers.py``.
+Variables ('momentum', ...), ``lr`` the step's learning rate and ``t`` the step number (1, 2, ...);
+hyperparameters are read from the optimizer object. Tested equal to the reference rules in
+``tests/test_optimizers.py``.
 """
 import math
+
+import numpy as np
 
 from . import register
 from ..backend import elementwise_kernel, get_array_module
@@ -20,20 +23,26 @@ from ..backend import elementwise_kernel, get_array_module
 _scratch = {}   # (array type, dtype) -> flat buffer shared by every weight
 
 
+def _xp(w):
+    return np if type(w) is np.ndarray else get_array_module(w)
+
+
 def scratch(w, count=1):
     """``count`` views shaped like ``w`` into the shared scratch buffer (contents undefined)."""
-    key = (type(w), w.dtype.str)
+    key = (type(w), w.dtype)
     need = count * w.size
     buf = _scratch.get(key)
     if buf is None or buf.size < need:
-        buf = _scratch[key] = get_array_module(w).empty(need, w.dtype)
+        buf = _scratch[key] = _xp(w).empty(need, w.dtype)
+    if count == 1:
+        return (buf[:w.size].reshape(w.shape),)
     return [buf[i * w.size:(i + 1) * w.size].reshape(w.shape) for i in range(count)]
 
 
 # --- CUDA kernels (registered first: find() takes the first form that applies) ----------------------------
 @register('optimizer.sgd', backend='cupy', when=lambda w, optimizer: optimizer.momentum != 0,
           description='SGD with momentum as one CUDA kernel')
-def sgd_momentum_cuda(opt, g, w, slots, lr):
+def sgd_momentum_cuda(opt, g, w, slots, lr, t):
     kernel = elementwise_kernel('minidl_sgd_momentum', 'T g, T lr, T mu, bool nesterov', 'T m, T w',
                                 'm = mu * m - lr * g; w += nesterov ? mu * m - lr * g : m')
     kernel(g, w.dtype.type(lr), w.dtype.type(opt.momentum), opt.nesterov, slots['momentum'].data, w)
@@ -41,8 +50,7 @@ def sgd_momentum_cuda(opt, g, w, slots, lr):
 
 @register('optimizer.adam', backend='cupy', when=lambda w, optimizer: not optimizer.amsgrad,
           description='Adam (and AdamW) as one CUDA kernel')
-def adam_cuda(opt, g, w, slots, lr):
-    t = opt.iterations + 1
+def adam_cuda(opt, g, w, slots, lr, t):
     alpha = lr * math.sqrt(1.0 - opt.beta_2 ** t) / (1.0 - opt.beta_1 ** t)
     kernel = elementwise_kernel(
         'minidl_adam', 'T g, T alpha, T b1, T b2, T eps', 'T m, T v, T w',
@@ -53,8 +61,8 @@ def adam_cuda(opt, g, w, slots, lr):
 
 # --- in-place forms (NumPy, and CuPy where no kernel above applies) ---------------------------------------------
 @register('optimizer.sgd', description='SGD in place')
-def sgd_inplace(opt, g, w, slots, lr):
-    xp = get_array_module(w)
+def sgd_inplace(opt, g, w, slots, lr, t):
+    xp = _xp(w)
     tmp, = scratch(w)
     xp.multiply(g, lr, out=tmp)                 # tmp = lr g
     if not opt.momentum:
@@ -72,10 +80,9 @@ def sgd_inplace(opt, g, w, slots, lr):
 
 
 @register('optimizer.adam', description='Adam (and AdamW) in place')
-def adam_inplace(opt, g, w, slots, lr):
-    xp = get_array_module(w)
+def adam_inplace(opt, g, w, slots, lr, t):
+    xp = _xp(w)
     tmp, = scratch(w)
-    t = opt.iterations + 1
     alpha = lr * math.sqrt(1.0 - opt.beta_2 ** t) / (1.0 - opt.beta_1 ** t)
     m, v = slots['momentum'].data, slots['velocity'].data
     m *= opt.beta_1
@@ -95,8 +102,8 @@ def adam_inplace(opt, g, w, slots, lr):
 
 
 @register('optimizer.rmsprop', description='RMSprop in place')
-def rmsprop_inplace(opt, g, w, slots, lr):
-    xp = get_array_module(w)
+def rmsprop_inplace(opt, g, w, slots, lr, t):
+    xp = _xp(w)
     tmp, = scratch(w)
     v = slots['velocity'].data
     v *= opt.rho
@@ -126,8 +133,8 @@ def rmsprop_inplace(opt, g, w, slots, lr):
 
 
 @register('optimizer.adagrad', description='Adagrad in place')
-def adagrad_inplace(opt, g, w, slots, lr):
-    xp = get_array_module(w)
+def adagrad_inplace(opt, g, w, slots, lr, t):
+    xp = _xp(w)
     tmp, = scratch(w)
     a = slots['accumulator'].data
     xp.square(g, out=tmp)
@@ -140,8 +147,8 @@ def adagrad_inplace(opt, g, w, slots, lr):
 
 
 @register('optimizer.adadelta', description='Adadelta in place')
-def adadelta_inplace(opt, g, w, slots, lr):
-    xp = get_array_module(w)
+def adadelta_inplace(opt, g, w, slots, lr, t):
+    xp = _xp(w)
     tmp, d = scratch(w, 2)
     mean_g2, mean_dx2 = slots['accumulated_grad'].data, slots['accumulated_delta_var'].data
     mean_g2 *= opt.rho
@@ -163,8 +170,8 @@ def adadelta_inplace(opt, g, w, slots, lr):
 
 
 @register('optimizer.lion', description='Lion in place')
-def lion_inplace(opt, g, w, slots, lr):
-    xp = get_array_module(w)
+def lion_inplace(opt, g, w, slots, lr, t):
+    xp = _xp(w)
     tmp, tmp2 = scratch(w, 2)
     m = slots['momentum'].data
     xp.multiply(m, opt.beta_1, out=tmp)

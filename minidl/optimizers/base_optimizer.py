@@ -315,8 +315,9 @@ class Optimizer:
             if not self.built:
                 self.build(trainable_variables)
                 self.built = True
-            unknown = [v for v in trainable_variables if id(v) not in self._index
-                       or self._trainable_variables[self._index[id(v)]] is not v]
+            index, known = self._index, self._trainable_variables
+            unknown = [v for v in trainable_variables if known[index.get(id(v), -1)] is not v] if known else \
+                list(trainable_variables)
             if unknown:
                 raise ValueError(f'{owner}: unknown variable {_variable_label(unknown[0])!r}: this optimizer was '
                                  f'built for {len(self._trainable_variables)} other variables. Create a new '
@@ -339,12 +340,14 @@ class Optimizer:
             constraint = getattr(v, 'constraint', None)
             if constraint is not None:
                 v.assign(constraint(v.data))
-        self._iterations.assign(int(self._iterations.data) + 1)
+        self._iterations.data += 1
 
     def _as_gradient(self, g, v):
         """A gradient as an array on its variable's device, with its shape and dtype."""
         g = _raw(g)
         w = v.data
+        if type(g) is type(w) and g.shape == w.shape and g.dtype == w.dtype:
+            return g
         xp = backend.get_array_module(w)
         if type(g) is not type(w):
             g = xp.asarray(backend.to_numpy(g) if xp is np else g)
@@ -384,8 +387,9 @@ class Optimizer:
         (and this configuration), else the reference ``update_step``."""
         fast = kernels.find(self._kernel, variables[0].data, optimizer=self) if self._kernel else None
         if fast is not None:
+            t = self.iterations + 1
             for g, v in zip(grads, variables):
-                fast(self, g, v.data, self._slots[self._index[id(v)]], lr)
+                fast(self, g, v.data, self._slots[self._index[id(v)]], lr, t)
         else:
             for g, v in zip(grads, variables):
                 self.update_step(g, v, lr)
