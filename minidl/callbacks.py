@@ -459,19 +459,427 @@ class TimeStopping(Callback):
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions: ``on_epoch_begin(epoch, logs)``,
-    ``on_epoch_end(epoch, logs)``, ``on_train_batch_begin(batch, logs)`` (or ``on_batch_begin``),
-    ``on_train_batch_end(batch, logs)`` (or ``on_batch_end``), ``on_train_begin(logs)``,
-    ``on_train_end(logs)``."""
+    """A callback from plain functions, one per hook, with Keras' arguments: ``on_epoch_begin(epoch,
+    logs)``, ``on_epoch_end(epoch, logs)``, ``on_train_begin(logs)``, ``on_train_end(logs)``,
+    ``on_train_batch_begin(batch, logs)`` and ``on_train_batch_end(batch, logs)`` (Keras 2:
+    ``on_batch_begin``/``on_batch_end``), and the same for ``on_test_*`` and ``on_predict_*``
+    (``on_test_begin(logs)``, ``on_test_batch_end(batch, logs)``, ...)."""
 
     _HOOKS = ('on_epoch_begin', 'on_epoch_end', 'on_train_begin', 'on_train_end', 'on_train_batch_begin',
-              'on_train_batch_end', 'on_batch_begin', 'on_batch_end')
+              'on_train_batch_end', 'on_batch_begin', 'on_batch_end', 'on_test_begin', 'on_test_end',
+              'on_test_batch_begin', 'on_test_batch_end', 'on_predict_begin', 'on_predict_end',
+              'on_predict_batch_begin', 'on_predict_batch_end')
 
-    def __init__(self, **functions):
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
+                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
         super().__init__()
-        unknown = set(functions) - set(self._HOOKS)
+        unknown = set(kwargs) - set(self._HOOKS)
         if unknown:
             raise TypeError(f'LambdaCallback got unknown hooks {sorted(unknown)}; known: {list(self._HOOKS)}.')
+        functions = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end, on_train_begin=on_train_begin,
+                         on_train_end=on_train_end, on_train_batch_begin=on_train_batch_begin,
+                         on_train_batch_end=on_train_batch_end, **kwargs)
         for name, fn in functions.items():
             if fn is not None:
                 setattr(self, name, fn)
+
+
+# --- TensorBoard, BackupAndRestore, SwapEMAWeights -------------------------------------------------------------
+def _tensorboard():
+    """The tensorboard package's event writer and protos (the optional extra ``[tensorboard]``)."""
+    try:
+        from tensorboard.compat.proto import event_pb2, summary_pb2
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    except ImportError:
+        raise ImportError('The TensorBoard callback writes event files with the tensorboard package: '
+                          'pip install "minidl[tensorboard]" (or pip install tensorboard).') from None
+    return EventFileWriter, event_pb2, summary_pb2
+
+
+class _EventWriter:
+    """Scalars, histograms, images and tensors as TensorBoard events in ``logdir``, written by the
+    tensorboard package's own ``EventFileWriter`` (records with CRCs, the file named
+    ``events.out.tfevents.<time>.<host>``)."""
+
+    def __init__(self, logdir):
+        EventFileWriter, self.event_pb2, self.summary_pb2 = _tensorboard()
+        self.writer = EventFileWriter(logdir)
+
+    def _write(self, value, step):
+        summary = self.summary_pb2.Summary(value=[value])
+        self.writer.add_event(self.event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
+
+    def scalar(self, tag, value, step):
+        self._write(self.summary_pb2.Summary.Value(tag=tag, simple_value=float(value)), step)
+
+    def histogram(self, tag, values, step, buckets=30):
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        if values.size == 0:
+            return
+        lo, hi = float(values.min()), float(values.max())
+        counts, edges = np.histogram(values, bins=buckets, range=(lo, hi) if hi > lo else (lo - 0.5, hi + 0.5))
+        histo = self.summary_pb2.HistogramProto(min=lo, max=hi, num=float(values.size), sum=float(values.sum()),
+                                                sum_squares=float((values * values).sum()),
+                                                bucket_limit=[float(e) for e in edges[1:]],
+                                                bucket=[float(c) for c in counts])
+        self._write(self.summary_pb2.Summary.Value(tag=tag, histo=histo), step)
+
+    def image(self, tag, pixels, step):
+        """``pixels``: a (height, width) array in [0, 1], written as an 8-bit grey PNG."""
+        import io
+        from PIL import Image
+        buffer = io.BytesIO()
+        Image.fromarray(np.clip(pixels * 255 + 0.5, 0, 255).astype(np.uint8), mode='L').save(buffer, format='PNG')
+        image = self.summary_pb2.Summary.Image(height=pixels.shape[0], width=pixels.shape[1], colorspace=1,
+                                               encoded_image_string=buffer.getvalue())
+        self._write(self.summary_pb2.Summary.Value(tag=tag, image=image), step)
+
+    def text_tensor(self, tag, text, plugin, step):
+        from tensorboard.compat.proto import tensor_pb2, tensor_shape_pb2, types_pb2
+        metadata = self.summary_pb2.SummaryMetadata(
+            plugin_data=self.summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin, content=b'1'))
+        tensor = tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, string_val=[text.encode('utf-8')],
+                                        tensor_shape=tensor_shape_pb2.TensorShapeProto())
+        self._write(self.summary_pb2.Summary.Value(tag=tag, metadata=metadata, tensor=tensor), step)
+
+    def flush(self):
+        self.writer.flush()
+
+    def close(self):
+        self.writer.close()
+
+
+class TensorBoard(Callback):
+    """Write logs that TensorBoard shows (``tensorboard --logdir logs``), as Keras 3 does:
+
+    - every epoch, ``epoch_<metric>`` (and ``epoch_learning_rate``) in ``log_dir/train``, and the
+      validation metrics as ``epoch_<metric>`` in ``log_dir/validation``;
+    - with ``update_freq='batch'`` or an integer n, ``batch_<metric>`` every n training batches;
+    - ``histogram_freq=n``: a histogram of every weight (``<weight path>/histogram``) every n
+      epochs; ``write_images``: the weights as grey images (scaled to [0, 1] each);
+    - ``write_steps_per_second``: ``batch_steps_per_second`` and ``epoch_steps_per_second``;
+    - ``write_graph``: the model's Keras JSON config (the 'keras' tag, TensorBoard's graph_keras_model
+      plugin), when the model has ``to_json``;
+    - after ``evaluate``: ``evaluation_<metric>_vs_iterations`` at the optimizer's step.
+
+    The files are written by the ``tensorboard`` package's own event writer (``pip install
+    "minidl[tensorboard]"``), imported when the callback is created. Profiling (``profile_batch``)
+    and embeddings (``embeddings_freq``) are not available on minidl's backends: they raise."""
+
+    def __init__(self, log_dir='logs', histogram_freq=0, write_graph=True, write_images=False,
+                 write_steps_per_second=False, update_freq='epoch', profile_batch=0, embeddings_freq=0,
+                 embeddings_metadata=None):
+        super().__init__()
+        _tensorboard()
+        if profile_batch:
+            raise ValueError(f'TensorBoard: profiling is not available with minidl (profile_batch={profile_batch!r}); '
+                             f'pass profile_batch=0, and time the layers with benchmarks/profile_gpu.py instead.')
+        if embeddings_freq:
+            raise ValueError(f'TensorBoard: embedding projections are not written by minidl '
+                             f'(embeddings_freq={embeddings_freq!r}); pass embeddings_freq=0.')
+        if update_freq != 'epoch' and update_freq != 'batch' and not (isinstance(update_freq, int) and update_freq > 0):
+            raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive integer, got "
+                             f'{update_freq!r}.')
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = histogram_freq
+        self.write_graph = write_graph
+        self.write_images = write_images
+        self.write_steps_per_second = write_steps_per_second
+        self.update_freq = 1 if update_freq == 'batch' else update_freq
+        self.embeddings_freq = embeddings_freq
+        self.embeddings_metadata = embeddings_metadata
+        self._writers = {}
+        self._global_train_batch = 0
+        self._global_test_batch = 0
+        self._previous_epoch_iterations = 0
+        self._epoch_start_time = self._batch_start_time = time.time()
+        if self.update_freq == 'epoch' and not write_steps_per_second:
+            # no batch hook: fit then computes no per-batch logs (a device sync each)
+            self.on_train_batch_end = Callback.on_train_batch_end.__get__(self)
+
+    def set_model(self, model):
+        super().set_model(model)
+        self._train_dir = os.path.join(self.log_dir, 'train')
+        self._val_dir = os.path.join(self.log_dir, 'validation')
+        self._writers = {}
+        if self.write_graph and hasattr(model, 'to_json'):
+            try:
+                self._writer('train').text_tensor('keras', model.to_json(), 'graph_keras_model', step=0)
+            except Exception as exc:        # a model that cannot be serialized still trains
+                warnings.warn(f'TensorBoard: the model could not be written as JSON ({exc}); no graph is shown.',
+                              stacklevel=2)
+
+    def _writer(self, which):
+        if which not in self._writers:
+            self._writers[which] = _EventWriter(self._train_dir if which == 'train' else self._val_dir)
+        return self._writers[which]
+
+    def on_train_begin(self, logs=None):
+        self._global_train_batch = 0
+        self._previous_epoch_iterations = 0
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._global_train_batch += 1
+        if self.write_steps_per_second:
+            self._batch_start_time = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self._global_train_batch
+        if self.write_steps_per_second:
+            elapsed = time.time() - self._batch_start_time
+            self._writer('train').scalar('batch_steps_per_second', 1.0 / elapsed if elapsed > 0 else 0.0, step)
+        if self.update_freq != 'epoch' and step % self.update_freq == 0 and isinstance(logs, dict):
+            for name, value in logs.items():
+                if np.ndim(value) == 0:
+                    self._writer('train').scalar(f'batch_{name}', value, step)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._global_test_batch += 1
+
+    def on_test_end(self, logs=None):
+        optimizer = getattr(self.model, 'optimizer', None)
+        if optimizer is not None and hasattr(optimizer, 'iterations') and logs:
+            for name, value in logs.items():
+                if np.ndim(value) == 0:
+                    self._writer('val').scalar(f'evaluation_{name}_vs_iterations', value, int(optimizer.iterations))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.write_steps_per_second:
+            self._previous_epoch_iterations = int(self.model.optimizer.iterations)
+            self._epoch_start_time = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._log_epoch_metrics(epoch, logs)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._log_weights(epoch)
+
+    def _log_epoch_metrics(self, epoch, logs):
+        if not logs:
+            return
+        train = {k: v for k, v in logs.items() if not k.startswith('val_')}
+        val = {k[4:]: v for k, v in logs.items() if k.startswith('val_')}
+        optimizer = getattr(self.model, 'optimizer', None)
+        if optimizer is not None and hasattr(optimizer, 'learning_rate'):
+            train['learning_rate'] = float(optimizer.learning_rate)
+        if self.write_steps_per_second:
+            elapsed = time.time() - self._epoch_start_time
+            done = int(self.model.optimizer.iterations) - self._previous_epoch_iterations
+            train['steps_per_second'] = done / elapsed if elapsed > 0 else 0.0
+        for which, values in (('train', train), ('val', val)):
+            for name, value in values.items():
+                if np.ndim(value) == 0:
+                    self._writer(which).scalar(f'epoch_{name}', value, epoch)
+
+    def _log_weights(self, epoch):
+        writer = self._writer('train')
+        for layer in getattr(self.model, 'layers', []):
+            for weight in getattr(layer, 'weights', []):
+                name = str(getattr(weight, 'path', None) or getattr(weight, 'name', 'weight')).replace(':', '_')
+                values = weight.numpy()
+                writer.histogram(f'{name}/histogram', values, epoch)
+                if self.write_images:
+                    image = _weight_image(values)
+                    if image is not None:
+                        writer.image(f'{name}/image', image, epoch)
+        writer.flush()
+
+
+def _weight_image(w):
+    """A weight as a 2-D picture (Keras' layout: vectors as a row, matrices wide), scaled to [0, 1]."""
+    w = np.squeeze(w)
+    if w.ndim == 1:
+        w = w[None, :]
+    elif w.ndim == 2 and w.shape[0] > w.shape[1]:
+        w = w.T
+    elif w.ndim == 3:
+        w = np.concatenate(list(np.moveaxis(w, -1, 0)), axis=0)
+    elif w.ndim != 2:
+        return None
+    lo, hi = float(w.min()), float(w.max())
+    return (w - lo) / (hi - lo) if hi > lo else np.zeros_like(w, dtype=np.float64)
+
+
+class BackupAndRestore(Callback):
+    """Back up the training state so that a run killed mid-way resumes where it was, as Keras 3:
+    at the end of every epoch (or every ``save_freq`` batches) the model's weights, the
+    optimizer's state, the epoch count and the random generator's state (so the next epoch's
+    shuffling and dropout are those of an uninterrupted run) go to ``backup_dir``; ``fit``
+    started again with the same callback restores them and continues at the interrupted epoch.
+    The backup is one file written atomically (a crash leaves the previous one intact);
+    ``double_checkpoint`` also keeps the previous backup as ``.bkp``, used when the latest cannot
+    be read. With ``delete_checkpoint`` the folder is removed when training completes."""
+
+    def __init__(self, backup_dir, save_freq='epoch', double_checkpoint=False, delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError('BackupAndRestore: backup_dir is empty; give the folder for the backup files.')
+        if save_freq != 'epoch' and not (isinstance(save_freq, int) and not isinstance(save_freq, bool)
+                                         and save_freq > 0):
+            raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or a positive integer (batches), got "
+                             f'{save_freq!r}.')
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.double_checkpoint = double_checkpoint
+        self.delete_checkpoint = delete_checkpoint
+        self._path = os.path.join(self.backup_dir, 'latest.backup.npz')
+        self._previous_path = self._path + '.bkp'
+        self._batches_seen_since_last_saving = 0
+        self._last_batch_seen = 0
+        self._current_epoch = 0
+
+    # --- restore -----------------------------------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        if not getattr(self.model, 'built', True):
+            raise ValueError(f'BackupAndRestore: the model must be built before fit() (give Input(shape) or '
+                             f'call it on a batch) so that its weights can be restored; '
+                             f'{getattr(self.model, "name", "the model")} is not built.')
+        if not os.path.exists(self._path) and not os.path.exists(self._previous_path):
+            return
+        try:
+            self._restore(self._path)
+        except (OSError, ValueError, KeyError) as exc:
+            if not os.path.exists(self._previous_path):
+                raise
+            warnings.warn(f'BackupAndRestore: {self._path} could not be read ({exc}); restoring the previous backup '
+                          f'{self._previous_path}.', stacklevel=2)
+            self._restore(self._previous_path)
+
+    def _restore(self, path):
+        import json
+        from . import backend
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data['metadata']).decode('utf-8'))
+            weights = [data[f'model/{i}'] for i in range(meta['model_weights'])]
+            store = {str(i): data[f'optimizer/{i}'] for i in range(meta['optimizer_variables'])}
+        self.model.set_weights(weights)
+        optimizer = getattr(self.model, 'optimizer', None)
+        if optimizer is not None and store:
+            if not getattr(optimizer, 'built', True):
+                optimizer.build(list(self.model.trainable_weights))
+            optimizer.load_own_variables(store)
+        if meta.get('rng_state') is not None:
+            backend.rng().bit_generator.state = meta['rng_state']
+        self._current_epoch = meta['epoch']
+        self.model._initial_epoch = meta['epoch']
+
+    # --- back up ---------------------------------------------------------------------------------------------
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        self._last_batch_seen = 0
+        if self.save_freq == 'epoch':
+            self._save()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._should_save_on_batch(batch):
+            self._save()
+
+    def _should_save_on_batch(self, batch):
+        if self.save_freq == 'epoch':
+            return False
+        added = batch + 1 if batch <= self._last_batch_seen else batch - self._last_batch_seen
+        self._batches_seen_since_last_saving += added
+        self._last_batch_seen = batch
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            return True
+        return False
+
+    def _save(self):
+        import json
+        import shutil
+        from . import backend
+        from .atomic import atomic_path
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint and os.path.exists(self._path):
+            with atomic_path(self._previous_path) as tmp:
+                shutil.copyfile(self._path, tmp)
+        arrays = {f'model/{i}': np.asarray(w) for i, w in enumerate(self.model.get_weights())}
+        store = {}
+        optimizer = getattr(self.model, 'optimizer', None)
+        if optimizer is not None and hasattr(optimizer, 'save_own_variables'):
+            optimizer.save_own_variables(store)
+        arrays.update({f'optimizer/{k}': np.asarray(v) for k, v in store.items()})
+        meta = {'epoch': self._current_epoch, 'batch': self._last_batch_seen,
+                'model_weights': sum(k.startswith('model/') for k in arrays), 'optimizer_variables': len(store),
+                'rng_state': backend.rng().bit_generator.state}
+        arrays['metadata'] = np.frombuffer(json.dumps(meta).encode('utf-8'), dtype=np.uint8)
+        with atomic_path(self._path) as tmp, open(tmp, 'wb') as f:
+            np.savez(f, **arrays)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and os.path.isdir(self.backup_dir):
+            import shutil
+            shutil.rmtree(self.backup_dir)
+
+
+class SwapEMAWeights(Callback):
+    """With an optimizer built with ``use_ema=True``: evaluate and predict with the moving-average
+    weights (they are swapped into the model for the test/predict loops and swapped back after),
+    and with ``swap_on_epoch`` also keep them in the model from each epoch's end to the next
+    epoch's start (so checkpoints save them; after the last epoch the averages take the final
+    weights, as Keras does)."""
+
+    def __init__(self, swap_on_epoch=False):
+        super().__init__()
+        self.swap_on_epoch = swap_on_epoch
+        self._ema_weights_in_model = False
+
+    def _optimizer(self):
+        optimizer = getattr(self.model, 'optimizer', None)
+        optimizer = getattr(optimizer, 'inner_optimizer', optimizer)
+        if optimizer is None or not hasattr(optimizer, '_model_variables_moving_average'):
+            raise ValueError(f'SwapEMAWeights must be used with an optimizer built with use_ema=True; got '
+                             f'use_ema={getattr(optimizer, "use_ema", None)} (or the optimizer has taken no step '
+                             f'yet).')
+        return optimizer
+
+    def _swap_variables(self):
+        optimizer = self._optimizer()
+        for var, average in zip(optimizer._trainable_variables, optimizer._model_variables_moving_average):
+            current = var.data.copy()
+            var.assign(average.data)
+            average.assign(current)
+
+    def _finalize_ema_values(self):
+        optimizer = self._optimizer()
+        for var, average in zip(optimizer._trainable_variables, optimizer._model_variables_moving_average):
+            average.assign(var.data)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.swap_on_epoch and self._ema_weights_in_model:
+            self._swap_variables()
+            self._ema_weights_in_model = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.swap_on_epoch and not self._ema_weights_in_model:
+            self._swap_variables()
+            self._ema_weights_in_model = True
+            if epoch == self.params.get('epochs', 0) - 1:
+                self._finalize_ema_values()
+
+    def on_test_begin(self, logs=None):
+        if not self._ema_weights_in_model:
+            self._swap_variables()
+            self._ema_weights_in_model = True
+
+    def on_test_end(self, logs=None):
+        if self._ema_weights_in_model:
+            self._swap_variables()
+            self._ema_weights_in_model = False
+
+    def on_predict_begin(self, logs=None):
+        if not self._ema_weights_in_model:
+            self._swap_variables()
+            self._ema_weights_in_model = True
+
+    def on_predict_end(self, logs=None):
+        # (Keras 3.15 tests `not self._ema_weights_in_model` here and so leaves the averages in the model
+        # after predict; minidl swaps the trained weights back, as on_test_end does.)
+        if self._ema_weights_in_model:
+            self._swap_variables()
+            self._ema_weights_in_model = False

@@ -1,9 +1,9 @@
-"""Loss objects and names, label checks that say what the loss expects, and metrics."""
+"""Loss objects and names, configs, and label checks that say what the loss expects (the metrics' tests are in
+test_metrics.py)."""
 import numpy as np
 import pytest
 
-from minidl import Tensor, losses, metrics
-from minidl.backend import to_numpy
+from minidl import Tensor, losses
 
 
 @pytest.mark.parametrize('name, cls', [
@@ -95,74 +95,3 @@ def test_wrong_labels_get_a_message_saying_what_the_loss_expects(loss, labels, p
     with pytest.raises(ValueError, match=message) as info:
         loss(labels, np.full(pred_shape, 0.5, np.float32))
     assert type(loss).__name__ in str(info.value)
-
-
-# --- metrics ------------------------------------------------------------------------------------------
-def test_metric_functions_against_numpy(rng):
-    p = rng.uniform(size=(8, 3)).astype(np.float32)
-    idx = rng.integers(0, 3, 8)
-    onehot = np.eye(3, dtype=np.float32)[idx]
-    binary = rng.integers(0, 2, (8, 3)).astype(np.float32)
-    np.testing.assert_allclose(metrics.sparse_categorical_accuracy(idx, p), idx == p.argmax(1))
-    np.testing.assert_allclose(metrics.sparse_categorical_accuracy(idx[:, None], p), idx == p.argmax(1))
-    on_backend = Tensor(p)  # GPU predictions under MINIDL_BACKEND=cupy, with NumPy labels
-    np.testing.assert_allclose(to_numpy(metrics.categorical_accuracy(onehot, on_backend)), idx == p.argmax(1))
-    np.testing.assert_allclose(metrics.binary_accuracy(binary, p), (binary == (p > 0.5)).mean(1))
-    np.testing.assert_allclose(metrics.binary_accuracy(binary, p, threshold=0.8), (binary == (p > 0.8)).mean(1))
-    np.testing.assert_allclose(metrics.mean_absolute_error(onehot, p), np.abs(p - onehot).mean(1), rtol=1e-6)
-    np.testing.assert_allclose(metrics.mean_squared_error(onehot, p), ((p - onehot) ** 2).mean(1), rtol=1e-6)
-    np.testing.assert_allclose(metrics.binary_accuracy(binary[:, 0], p[:, :1]), binary[:, 0] == (p[:, 0] > 0.5))
-
-
-def test_metric_averages_over_samples_across_batches_of_different_sizes():
-    m = metrics.SparseCategoricalAccuracy()
-    pred = np.eye(3, dtype=np.float32)
-    m.update_state(np.array([0, 1, 2]), pred)                       # 3 right
-    m.update_state(np.array([1]), pred[:1])                          # 1 wrong
-    assert m.result() == pytest.approx(3 / 4)
-    m.reset_state()
-    assert m.result() == 0.0
-    assert m(np.array([0]), pred[:1]) == 1.0
-
-
-def test_mean_weights_scalars_by_sample_weight():
-    mean = metrics.Mean('loss')
-    mean.update_state(np.float32(2.0), sample_weight=3)
-    mean.update_state(np.float32(6.0), sample_weight=1)
-    assert mean.result() == pytest.approx(3.0)
-
-
-def test_metrics_get_names_objects_and_functions():
-    assert metrics.get('mae').name == 'mae' and isinstance(metrics.get('mae'), metrics.MeanAbsoluteError)
-    assert metrics.get('mean_squared_error').name == 'mean_squared_error'
-    assert metrics.get('binary_accuracy').name == 'binary_accuracy'
-    assert metrics.BinaryAccuracy().name == 'binary_accuracy'
-    assert metrics.CategoricalAccuracy().name == 'categorical_accuracy'
-    obj = metrics.BinaryAccuracy(threshold=0.3)
-    assert metrics.get(obj) is obj
-
-    def within_tenth(y_true, y_pred):
-        return (abs(y_true - y_pred) < 0.1).mean()
-    custom = metrics.get(within_tenth)
-    assert custom.name == 'within_tenth'
-    custom.update_state(np.array([[0.0], [1.0]]), np.array([[0.05], [0.5]]))   # scalar 0.5 for 2 samples
-    custom.update_state(np.array([[0.0]]), np.array([[0.0]]))                  # scalar 1.0 for 1 sample
-    assert custom.result() == pytest.approx(2 / 3)
-    with pytest.raises(ValueError, match='compile'):
-        metrics.get('accuracy')
-    with pytest.raises(ValueError, match='Unknown metric'):
-        metrics.get('f1_score')
-
-
-@pytest.mark.parametrize('loss, y_shape, p_shape, cls', [
-    (losses.BinaryCrossentropy(), (5, 1), (5, 1), metrics.BinaryAccuracy),
-    (losses.BinaryCrossentropy(), (5, 4), (5, 4), metrics.BinaryAccuracy),   # multi-label, Keras 2 rule
-    (losses.MeanSquaredError(), (5,), (5, 1), metrics.BinaryAccuracy),
-    (losses.SparseCategoricalCrossentropy(), (5,), (5, 4), metrics.SparseCategoricalAccuracy),
-    (losses.MeanSquaredError(), (5, 1), (5, 4), metrics.SparseCategoricalAccuracy),
-    (losses.CategoricalCrossentropy(), (5, 4), (5, 4), metrics.CategoricalAccuracy),
-    (losses.MeanSquaredError(), (5, 4), (5, 4), metrics.CategoricalAccuracy),
-])
-def test_accuracy_resolves_from_loss_and_shapes(loss, y_shape, p_shape, cls):
-    m = metrics.resolve_accuracy('acc', loss, y_shape, p_shape)
-    assert type(m) is cls and m.name == 'acc'

@@ -256,6 +256,8 @@ class TrainingMixin:
         self._in_fit, self._step_trainable = True, None
         try:
             cbs.on_train_begin({})
+            initial_epoch = getattr(self, '_initial_epoch', None) or initial_epoch   # set by BackupAndRestore
+            self._initial_epoch = None
             epoch_logs = {}
             for epoch in range(initial_epoch, epochs):
                 self.reset_metrics()
