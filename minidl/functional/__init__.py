@@ -17,3 +17,4 @@ from .embedding import embedding  # noqa: F401
 from .loss import (categorical_crossentropy, sparse_categorical_crossentropy,  # noqa: F401
                    binary_crossentropy)
 from . import image  # noqa: F401  (resize and affine_transform of image batches)
+from .rnn import simple_rnn, lstm, gru, rnn_loop  # noqa: F401
