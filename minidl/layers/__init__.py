@@ -19,6 +19,7 @@ from .merge import (Multiply, Subtract, Average, Maximum, Minimum, Dot, multiply
 from .preprocessing import (Rescaling, Normalization, Resizing, CenterCrop, RandomFlip,  # noqa: F401
                             RandomRotation, RandomZoom, RandomTranslation, RandomContrast,
                             RandomBrightness, RandomCrop)
+from .text_vectorization import TextVectorization, StringLookup, IntegerLookup  # noqa: F401
 
 
 def serialize(layer):
