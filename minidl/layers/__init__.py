@@ -20,6 +20,11 @@ from .preprocessing import (Rescaling, Normalization, Resizing, CenterCrop, Rand
                             RandomRotation, RandomZoom, RandomTranslation, RandomContrast,
                             RandomBrightness, RandomCrop)
 from .text_vectorization import TextVectorization, StringLookup, IntegerLookup  # noqa: F401
+from .rnn import (RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells,  # noqa: F401
+                  Bidirectional, TimeDistributed)
+from .attention import Attention, AdditiveAttention, MultiHeadAttention  # noqa: F401
+from .layer_normalization import LayerNormalization, GroupNormalization, UnitNormalization  # noqa: F401
+from .masking import Masking, RepeatVector  # noqa: F401
 
 
 def serialize(layer):
