@@ -266,3 +266,51 @@ def test_forward_and_gradients_equal_torch(kind):
         g_ih, g_hh = g_ih[:, inverse], g_hh[:, inverse]
     np.testing.assert_allclose(ws[0].grad.numpy(), g_ih, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(ws[1].grad.numpy(), g_hh, rtol=1e-9, atol=1e-12)
+
+
+# --- the fast form (minidl/kernels/rnn.py) equals the reference ------------------------------
+
+@pytest.mark.parametrize('go_backwards', [False, True])
+@pytest.mark.parametrize('return_sequences', [False, True])
+@pytest.mark.parametrize('masked,zero_output', [(False, False), (True, False), (True, True)])
+def test_fast_lstm_equals_reference(go_backwards, return_sequences, masked, zero_output):
+    import minidl
+    from minidl import kernels
+    rng = np.random.default_rng(10)
+    n, t, d, u = 3, 5, 4, 6
+    x = rng.standard_normal((n, t, d))
+    w = [rng.standard_normal((d, 4 * u)) * 0.5, rng.standard_normal((u, 4 * u)) * 0.5, rng.standard_normal(4 * u)]
+    states = [rng.standard_normal((n, u)) for _ in range(2)]
+    mask = None
+    if masked:
+        mask = np.ones((n, t), bool)
+        mask[0, 3:] = False
+        mask[1, :2] = False
+        mask[2] = False
+    gys = [rng.standard_normal((n, t, u) if return_sequences else (n, u)), rng.standard_normal((n, u)),
+           rng.standard_normal((n, u))]
+    kw = dict(mask=mask, go_backwards=go_backwards, return_sequences=return_sequences,
+              zero_output_for_mask=zero_output)
+    results = []
+    for mode in ('reference', 'fast'):
+        with minidl.use_kernels(mode):
+            kernels.reset_launches()
+            inputs = [Tensor(a, requires_grad=True) for a in [x] + w + states]
+            outs = R.lstm(*inputs, **kw)
+            assert ('LSTMNumPy' in kernels.launches()) == (mode == 'fast')
+            total = sum(((o * Tensor(g)).sum() for o, g in zip(outs, gys)), Tensor(np.zeros(())))
+            total.backward()
+            results.append([o.numpy() for o in outs] + [a.grad.numpy() for a in inputs])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+def test_fast_lstm_gradcheck_and_float32():
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 3, 3))
+    w = weights('lstm', rng)
+    states = [rng.standard_normal((2, U)) for _ in range(2)]
+    gradcheck(lambda x, *p: R.lstm(x, *p[:3], *p[3:], return_sequences=True, mask=a_mask()[:, :3])[0],
+              x, *w, *states)
+    out = R.lstm(Tensor(x.astype(np.float32)), *[Tensor(a.astype(np.float32)) for a in w + states])
+    assert out[0].dtype == np.float32

@@ -378,6 +378,7 @@ def _mask_array(mask, x):
 
 
 def _run(op, cls, x, kernel, recurrent_kernel, bias, states, mask, **options):
+    from ..kernels import rnn as _fast_forms  # noqa: F401  (registers the fast forms of these ops)
     mask = _mask_array(mask, x)
     fast = kernels.find(op, x, kernel, recurrent_kernel, bias, *states, mask=mask, **options)
     f = (fast or cls)(mask=mask, use_bias=bias is not None, **options)
