@@ -18,6 +18,7 @@ the softmax. Keras has two ways of doing so, and both are here (``MaskedSoftmax`
 
 Everything works on any number of leading (batch, head) axes: matrix products broadcast.
 """
+from .. import kernels
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from .activation import stable_softmax
@@ -119,7 +120,9 @@ def dot_product_attention(query, key, value, mask=None, scale=None, dropout_mask
                          f'same last dimension, and key and value {tuple(value.shape)} the same length (axis -2).')
     if scale is None:
         scale = 1.0 / float(query.shape[-1]) ** 0.5
-    return DotProductAttention(mask, scale, dropout_mask, mask_mode)(query, key, value)
+    from ..kernels import attention as _fast_forms  # noqa: F401  (registers the fast form)
+    cls = kernels.find('dot_product_attention', query, key, value) or DotProductAttention
+    return cls(mask, scale, dropout_mask, mask_mode)(query, key, value)
 
 
 class AdditiveScores(Function):
