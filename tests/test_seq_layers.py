@@ -152,3 +152,30 @@ def test_sequence_to_sequence_model_masks_reach_the_loss(keras):
     theirs.compile(loss='mse')
     np.testing.assert_allclose(mine.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=1e-5)
     np.testing.assert_allclose(mine.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_keras_files_interoperate_both_ways(keras, tmp_path):
+    """A model of recurrent, attention and normalization layers saved by Keras 3 loads in minidl
+    with the same predictions, and the other way round."""
+    rng = np.random.default_rng(7)
+
+    def build(L, I, M):
+        x = I((7,), dtype='int32')
+        h = L.Embedding(50, 8)(x)
+        h = L.Bidirectional(L.LSTM(6, return_sequences=True))(h)
+        h = L.GRU(5, return_sequences=True, reset_after=False)(h)
+        h = L.TimeDistributed(L.Dense(5))(h)
+        a = L.MultiHeadAttention(2, 4)(h, h)
+        h = L.LayerNormalization()(L.Add()([h, a]))
+        s = L.SimpleRNN(4)(h)
+        return M(x, L.Dense(1)(s))
+    x = rng.integers(0, 50, (3, 7))
+    theirs = build(keras.layers, keras.Input, keras.Model)
+    theirs.save(str(tmp_path / 'k.keras'))
+    mine = minidl.saving.load_model(str(tmp_path / 'k.keras'))
+    np.testing.assert_allclose(mine.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    ours = build(layers, layers.Input, minidl.Model)
+    ours.save(str(tmp_path / 'm.keras'))
+    back = keras.models.load_model(str(tmp_path / 'm.keras'))
+    np.testing.assert_allclose(back.predict(x, verbose=0), ours.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

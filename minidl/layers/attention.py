@@ -276,10 +276,6 @@ class MultiHeadAttention(_ReturnsScores, Layer):
     dropout = property(lambda self: self._dropout)
     use_bias = property(lambda self: self._use_bias)
     attention_axes = property(lambda self: self._attention_axes)
-    query_dense = property(lambda self: self._query_dense)
-    key_dense = property(lambda self: self._key_dense)
-    value_dense = property(lambda self: self._value_dense)
-    output_dense = property(lambda self: self._output_dense)
 
     def _sublayer(self, name, out_shape, bound):
         def fresh(init):
@@ -315,6 +311,9 @@ class MultiHeadAttention(_ReturnsScores, Layer):
         out = self._output_shape_arg or (query_shape[-1],)
         self._output_dense = self._sublayer('attention_output', out, 2)
         self._output_dense._maybe_build(tuple(query_shape[:-1]) + (h, self._value_dim))
+        # Keras' public names of the projections (its .keras files store the weights under them)
+        self.query_dense, self.key_dense = self._query_dense, self._key_dense
+        self.value_dense, self.output_dense = self._value_dense, self._output_dense
 
     # --- masks ------------------------------------------------------------------------------
     def _compute_attention_mask(self, query, value, query_mask=None, value_mask=None, key_mask=None,
