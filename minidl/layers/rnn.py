@@ -21,6 +21,7 @@ on the first step. ``dropout`` masks the inputs, ``recurrent_dropout`` the previ
 """
 import numpy as np
 
+from .. import activations
 from .. import backend
 from .. import constraints
 from .. import functional as F
@@ -29,44 +30,20 @@ from .. import regularizers
 from .. import tree
 from ..autograd import Tensor, Variable
 from ..functional import rnn as rnn_ops
-from . import activations
 from .base import InputSpec, Layer, format_shape
 
 
 # --- helpers ----------------------------------------------------------------------------------
 
-def _hard_sigmoid(x):
-    """Keras 3's hard sigmoid relu6(x + 3) / 6, for Tensors."""
-    return F.clip(x * (1.0 / 6.0) + 0.5, 0.0, 1.0)
-
-
 def _get_activation(identifier):
-    """(Tensor function, Keras name or None) for an activation argument."""
-    if identifier is None:
-        return activations.get(None), 'linear'
-    if isinstance(identifier, str):
-        name = identifier.lower()
-        try:
-            return activations.get(name), name
-        except ValueError:
-            if name == 'hard_sigmoid':
-                return _hard_sigmoid, name
-            raise
+    """(Tensor function, its Keras name when it is a built-in of minidl.activations, else None)."""
     fn = activations.get(identifier)
-    if fn is _hard_sigmoid:
-        return fn, 'hard_sigmoid'
-    name = activations.name_of(fn)
-    return fn, name if name in rnn_ops.ACTIVATIONS else None
+    name = next((n for n, f in activations.ALL_OBJECTS_DICT.items() if f is fn), None)
+    return fn, name
 
 
 def _serialize_activation(fn, name):
-    if name is not None and (name == 'hard_sigmoid' or fn is not None):
-        serialize = getattr(activations, 'serialize', None)
-        if name == 'hard_sigmoid' or serialize is None:
-            return name
-        return serialize(fn)
-    from ..saving import serialize_keras_object
-    return serialize_keras_object(fn)
+    return name if name is not None else activations.serialize(fn)
 
 
 def _serialize(obj):
