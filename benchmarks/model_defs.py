@@ -30,6 +30,8 @@ class ModelSpec:
     gpu_only: bool = False
     note: str = ''
     gpu_samples: int = 0     # samples per measured epoch on the GPU (0: the whole epoch)
+    vocabulary: int = 0      # > 0: inputs are token ids in [1, vocabulary) (the sequence models)
+    torch_extra_params: int = 0  # PyTorch's LSTM has two bias vectors where Keras has one
 
 
 SPECS = {s.name: s for s in [
@@ -44,6 +46,8 @@ SPECS = {s.name: s for s in [
     ModelSpec('cifar10_m.muestra12', 'cifar10_m.muestra12', (32, 32, 3), 'sparse10', 128, 50000, 1280,
               16052554, 16042058, gpu_only=True, gpu_samples=10000,
               note='batch size n/s in the report (128 used); conv dropout rates n/s (0.2/0.3/0.4/0.4 used)'),
+    ModelSpec('imdb_lstm', 'issue16.imdb_lstm', (200,), 'binary1', 128, 25000, 1280, 2691713, 2691713,
+              vocabulary=20000, torch_extra_params=512, note='Embedding(20000, 128) -> LSTM(128) -> Dense(1), reviews cut/padded to 200 ids'),
 ]}
 
 L2 = 1e-4                       # kernel penalty of the tp4a models (the report does not give it)
@@ -72,7 +76,9 @@ def make_data(spec, n, seed=0):
     Returns (x channels-last float32, y) with y one-hot float32, int64 class ids or float32 0/1;
     no temporary larger than a chunk, so that peak RSS measures the framework, not this."""
     rng = np.random.default_rng(seed)
-    if spec.labels == 'binary1':  # in chunks: Poisson draws are int64, 2x the float32 data set
+    if spec.vocabulary:
+        x = rng.integers(1, spec.vocabulary, (n,) + spec.input_shape).astype(np.int32)
+    elif spec.labels == 'binary1':  # in chunks: Poisson draws are int64, 2x the float32 data set
         x = np.empty((n,) + spec.input_shape, np.float32)
         for start in range(0, n, DATA_CHUNK):
             stop = min(n, start + DATA_CHUNK)
@@ -100,7 +106,8 @@ def keras_api(package):
 def build_keras_style(name, api):
     """Build and compile model ``name`` with the Keras-compatible library ``api``."""
     builder = {'ej8_conv': _k_ej8_conv, 'ej8_dense': _k_ej8_dense, 'cifar10_k.arch2': _k_arch2,
-               'imdb_bow': _k_imdb_bow, 'cifar10_m.muestra12': _k_muestra12}[get_spec(name).name]
+               'imdb_bow': _k_imdb_bow, 'cifar10_m.muestra12': _k_muestra12,
+               'imdb_lstm': _k_imdb_lstm}[get_spec(name).name]
     model, loss, metric, optimizer = builder(api)
     model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
     return model
@@ -161,6 +168,16 @@ def _k_imdb_bow(k):
             k.optimizers.Adam())
 
 
+def _k_imdb_lstm(k):
+    L = k.layers
+    inp = L.Input(shape=(200,), dtype='int32')
+    x = L.Embedding(20000, 128)(inp)
+    x = L.LSTM(128)(x)
+    out = L.Dense(1)(x)
+    return (k.models.Model(inp, out), k.losses.BinaryCrossentropy(from_logits=True), 'binary_accuracy',
+            k.optimizers.Adam())
+
+
 def _k_muestra12(k):
     L, reg = k.layers, k.regularizers.l2
     model = k.models.Sequential([L.Input(shape=(32, 32, 3))])
@@ -194,7 +211,8 @@ def build_torch(name):
 
     spec = get_spec(name)
     module = {'ej8_conv': _t_ej8_conv, 'ej8_dense': _t_ej8_dense, 'cifar10_k.arch2': _t_arch2,
-              'imdb_bow': _t_imdb_bow, 'cifar10_m.muestra12': _t_muestra12}[spec.name](nn)
+              'imdb_bow': _t_imdb_bow, 'cifar10_m.muestra12': _t_muestra12,
+              'imdb_lstm': _t_imdb_lstm}[spec.name](nn)
     if spec.labels == 'sparse10':
         loss_fn = nn.CrossEntropyLoss()
 
@@ -205,7 +223,7 @@ def build_torch(name):
 
         def hits(out, y):
             return ((out > 0).to(y.dtype) == y).sum()
-    l2 = {'cifar10_k.arch2': 0.0, 'cifar10_m.muestra12': MUESTRA12_L2}.get(spec.name, L2)
+    l2 = {'cifar10_k.arch2': 0.0, 'cifar10_m.muestra12': MUESTRA12_L2, 'imdb_lstm': 0.0}.get(spec.name, L2)
     penalized = set(id(m.weight) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
     if spec.name == 'cifar10_m.muestra12':  # only its convolutions carry L2
         penalized = set(id(m.weight) for m in module.modules() if isinstance(m, nn.Conv2d))
@@ -267,6 +285,23 @@ def _t_imdb_bow(nn):
             return self.out(torch.cat([x, h], dim=1))
 
     return BowConcat()
+
+
+def _t_imdb_lstm(nn):
+    class EmbeddingLSTM(nn.Module):
+        """Embedding(20000, 128) -> LSTM(128) (torch's fused CPU LSTM) -> Linear(128, 1) on the last h."""
+
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(20000, 128)
+            self.lstm = nn.LSTM(128, 128, batch_first=True)
+            self.out = nn.Linear(128, 1)
+
+        def forward(self, x):
+            _, (h, _) = self.lstm(self.embedding(x))
+            return self.out(h[0])
+
+    return EmbeddingLSTM()
 
 
 def _t_muestra12(nn):

@@ -60,7 +60,7 @@ def test_minidl_and_torch_architectures_have_the_catalogue_counts(name):
     assert model.count_params() == spec.total_params
     torch = pytest.importorskip('torch')
     module, _, _, _ = model_defs.build_torch(name)
-    assert sum(p.numel() for p in module.parameters()) == spec.trainable_params
+    assert sum(p.numel() for p in module.parameters()) == spec.trainable_params + spec.torch_extra_params
     assert isinstance(module, torch.nn.Module)
 
 
@@ -68,7 +68,7 @@ def test_minidl_and_torch_architectures_have_the_catalogue_counts(name):
 def test_random_data_has_the_real_shapes(name):
     spec = model_defs.SPECS[name]
     x, y = model_defs.make_data(spec, 8)
-    assert x.shape == (8,) + spec.input_shape and x.dtype == np.float32
+    assert x.shape == (8,) + spec.input_shape and x.dtype == (np.int32 if spec.vocabulary else np.float32)
     assert y.shape[0] == 8 and (y.ndim == 1) == (spec.labels == 'sparse10')
 
 

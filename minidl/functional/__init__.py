@@ -17,3 +17,6 @@ from .embedding import embedding  # noqa: F401
 from .loss import (categorical_crossentropy, sparse_categorical_crossentropy,  # noqa: F401
                    binary_crossentropy)
 from . import image  # noqa: F401  (resize and affine_transform of image batches)
+from .rnn import simple_rnn, lstm, gru, rnn_loop  # noqa: F401
+from .attention import masked_softmax, dot_product_attention, additive_scores, causal_mask  # noqa: F401
+from .normalization_ops import layer_norm, group_norm, unit_norm  # noqa: F401

@@ -19,6 +19,12 @@ from .merge import (Multiply, Subtract, Average, Maximum, Minimum, Dot, multiply
 from .preprocessing import (Rescaling, Normalization, Resizing, CenterCrop, RandomFlip,  # noqa: F401
                             RandomRotation, RandomZoom, RandomTranslation, RandomContrast,
                             RandomBrightness, RandomCrop)
+from .text_vectorization import TextVectorization, StringLookup, IntegerLookup  # noqa: F401
+from .rnn import (RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells,  # noqa: F401
+                  Bidirectional, TimeDistributed)
+from .attention import Attention, AdditiveAttention, MultiHeadAttention  # noqa: F401
+from .layer_normalization import LayerNormalization, GroupNormalization, UnitNormalization  # noqa: F401
+from .masking import Masking, RepeatVector  # noqa: F401
 
 
 def serialize(layer):
