@@ -30,7 +30,8 @@ def knp(keras, t):
 
 # --- Rescaling and Normalization --------------------------------------------------------------------
 
-@pytest.mark.parametrize('scale, offset', [(1 / 255, 0.0), (1 / 127.5, -1.0), (np.array([0.5, 2.0]), np.array([1.0, -1.0]))])
+@pytest.mark.parametrize('scale, offset', [(1 / 255, 0.0), (1 / 127.5, -1.0),
+                                           (np.array([0.5, 2.0]), np.array([1.0, -1.0]))])
 def test_rescaling_equals_keras(keras, scale, offset):
     x = images()
     want = knp(keras, keras.layers.Rescaling(scale, offset)(x))
@@ -241,7 +242,8 @@ def test_random_layers_replay_keras_transforms(keras):
 # --- the random layers: distributions, seeds, training only ---------------------------------------------
 
 RANDOM_LAYERS = [
-    lambda **k: L.RandomFlip(**k), lambda **k: L.RandomFlip('horizontal', **k), lambda **k: L.RandomFlip('vertical', **k),
+    lambda **k: L.RandomFlip(**k), lambda **k: L.RandomFlip('horizontal', **k),
+    lambda **k: L.RandomFlip('vertical', **k),
     lambda **k: L.RandomRotation(0.2, **k), lambda **k: L.RandomRotation((-0.5, 0.1), fill_mode='constant', **k),
     lambda **k: L.RandomZoom(0.3, **k), lambda **k: L.RandomZoom((-0.2, 0.5), (0.1, 0.2), fill_mode='wrap', **k),
     lambda **k: L.RandomTranslation(0.2, 0.3, **k),

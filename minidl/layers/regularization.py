@@ -36,9 +36,9 @@ def concrete_noise_shape(layer, noise_shape, shape):
     out = tuple(n if d is None else d for d, n in zip(noise_shape, shape))
     for d, n in zip(out, shape):
         if d != 1 and d != n:
-            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): noise_shape {tuple(noise_shape)} does not "
-                             f'broadcast to the input of shape {tuple(shape)} (each entry must be 1, None or the '
-                             'input\'s size).')
+            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): noise_shape {tuple(noise_shape)} "
+                             f'does not broadcast to the input of shape {tuple(shape)} (each entry must be 1, None '
+                             "or the input's size).")
     return out
 
 
