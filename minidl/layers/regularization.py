@@ -6,13 +6,10 @@ identity otherwise. Its mask is a constant, so the gradient is ``gy * mask / (1 
 plain case runs ``F.dropout`` (one fused op); a ``noise_shape`` or a ``seed`` multiplies by a
 mask drawn here, broadcast over the axes where ``noise_shape`` is 1.
 """
-import numpy as np
-
 from .. import backend
 from .. import regularizers as regularizers_module
 from ..autograd import Tensor
 from ..functional.norm import dropout
-from ._keras_config import KerasConfig
 from ._random import LayerRandom
 from .base import InputSpec, Layer
 
@@ -51,7 +48,7 @@ def masked_dropout(x, rate, noise_shape, rng):
     return x * Tensor(keep.astype(x.dtype) * x.dtype.type(1 / (1 - rate)))
 
 
-class Dropout(Layer, KerasConfig):
+class Dropout(Layer):
     """In training, zero each input with probability ``rate`` and scale the rest by 1/(1 - rate);
     identity at inference. ``noise_shape`` (one entry per input axis, None for the input's size)
     shares one draw along the axes where it is 1, e.g. (batch, 1, features) drops the same
@@ -127,8 +124,7 @@ class _SpatialDropout(Dropout):
         return masked_dropout(inputs, float(self.rate), self._spatial_noise_shape(inputs.shape), self._random)
 
     def get_config(self):
-        dtype = self.dtype if self.dtype is not None else backend.floatx
-        return {'rate': self.rate, 'seed': self.seed, 'name': self.name, 'dtype': np.dtype(dtype).name}
+        return {'rate': self.rate, 'seed': self.seed, 'name': self.name, 'dtype': self.dtype}
 
 
 class SpatialDropout1D(_SpatialDropout):
@@ -161,39 +157,19 @@ class SpatialDropout3D(_SpatialDropout):
         return {**super().get_config(), 'data_format': self.data_format}
 
 
-class ActivityRegularization(Layer, KerasConfig):
+class ActivityRegularization(Layer):
     """Returns its inputs unchanged and adds ``(l1 * sum|x| + l2 * sum x^2) / batch_size`` to the
-    model's losses, as Keras 3 does for a layer's ``activity_regularizer``.
-
-    When the base ``Layer`` takes ``activity_regularizer=`` (the layer contract of issue 14) it
-    records the penalty itself; with a base that does not, this layer records it and reports it
-    in ``losses`` (the penalty of its latest call)."""
+    model's losses: the layer's ``activity_regularizer`` (``Layer`` records it after each call, as
+    Keras 3 does; ``fit`` adds it to the training loss)."""
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
-        regularizer = regularizers_module.L1L2(l1=l1, l2=l2)
-        try:
-            super().__init__(activity_regularizer=regularizer, **kwargs)
-            self._records_own_penalty = False
-        except TypeError:
-            super().__init__(**kwargs)
-            self.activity_regularizer = regularizer
-            self._records_own_penalty = True
+        super().__init__(activity_regularizer=regularizers_module.L1L2(l1=l1, l2=l2), **kwargs)
         self.l1, self.l2 = l1, l2
-        self._activity_losses = []
         self.supports_masking = True
         self.built = True
 
     def call(self, inputs):
-        if self._records_own_penalty:
-            penalty = self.activity_regularizer(inputs)
-            if inputs.ndim > 0 and inputs.shape[0]:
-                penalty = penalty / float(inputs.shape[0])
-            self._activity_losses = [penalty]
         return inputs
-
-    @property
-    def losses(self):
-        return list(super().losses) + list(self._activity_losses)
 
     def compute_output_shape(self, input_shape):
         return input_shape
