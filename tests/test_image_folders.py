@@ -290,3 +290,32 @@ def test_zca_whitens_the_data():
     np.testing.assert_allclose(np.asarray(flow).reshape(400, -1), white, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match='zca_whitening but fit\\(\\) was not called'):
         ImageDataGenerator(featurewise_center=True, zca_whitening=True).standardize(x[0])
+
+
+def test_cifar10_layout_script_extracts_only_class_images(tmp_path):
+    """examples/cifar10_to_folders.py: train/<class>/*.jpg and test/<class>/*.jpg are laid out
+    (capped per class); anything else in the archive, paths leaving the folder included, is not."""
+    import io
+    import sys
+    import tarfile
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'examples'))
+    import cifar10_to_folders
+    archive = tmp_path / 'cifar.tar.gz'
+    data = io.BytesIO()
+    PIL.fromarray(np.zeros((4, 4, 3), np.uint8)).save(data, 'JPEG')
+    names = [f'{split}/{c}/{i:04d}.jpg' for split in ('train', 'test') for c in ('cat', 'ship') for i in range(3)]
+    names += ['../evil.jpg', 'train/unicorn/0000.jpg', 'train/cat/readme.txt', 'train/cat/sub/0000.jpg']
+    with tarfile.open(archive, 'w:gz') as tar:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = len(data.getvalue())
+            tar.addfile(info, io.BytesIO(data.getvalue()))
+    out = cifar10_to_folders.layout(str(archive), str(tmp_path / 'folders'), per_class=2, verbose=False)
+    found = sorted(os.path.relpath(os.path.join(r, f), out) for r, _, files in os.walk(out) for f in files)
+    assert found == sorted(f'{s}/{c}/{i:04d}.jpg' for s in ('train', 'test') for c in ('cat', 'ship') for i in (0, 1))
+    assert not (tmp_path / 'evil.jpg').exists()
+    assert [d for d in os.listdir(tmp_path) if d.startswith('.cifar10-folders')] == []
+    ds = image_dataset_from_directory(os.path.join(out, 'train'), image_size=(4, 4), verbose=False)
+    assert ds.class_names == ['cat', 'ship'] and len(ds.file_paths) == 4
+    with pytest.raises(FileNotFoundError, match='cifar10-jpeg.tar.gz'):
+        cifar10_to_folders.layout(str(tmp_path / 'missing.tar.gz'), str(tmp_path / 'other'), verbose=False)

@@ -21,6 +21,7 @@ import numpy as np
 from .. import backend
 from ..functional.image import aspect_crop_box, interpolation_matrix
 from ..preprocessing.image import _class_folders, _iter_valid_files, pil_image
+from .sequence import PyDataset
 
 ALLOWLIST_FORMATS = ('.bmp', '.gif', '.jpeg', '.jpg', '.png')
 _CHANNELS = {'rgb': 3, 'rgba': 4, 'grayscale': 1}
@@ -134,7 +135,7 @@ def _resize_with_pad(pixels, out_h, out_w, interpolation):
     return out
 
 
-class ImageDataset:
+class ImageDataset(PyDataset):
     """Batches of ``(images, labels)`` (or images alone) read from files; what
     ``image_dataset_from_directory`` returns. ``len(ds)`` batches; ``ds[i]`` decodes batch i;
     iterating gives one pass; ``on_epoch_end()`` (called by ``fit``) reshuffles the batch order
@@ -142,6 +143,7 @@ class ImageDataset:
 
     def __init__(self, file_paths, labels, label_mode, class_names, image_size, num_channels, batch_size,
                  shuffle, seed, interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio, data_format):
+        super().__init__()
         self.file_paths = list(file_paths)
         self.labels = labels
         self.label_mode = label_mode
@@ -218,7 +220,8 @@ def image_dataset_from_directory(directory, labels='inferred', label_mode='int',
     ``pad_to_aspect_ratio`` keep the aspect ratio). ``validation_split`` with ``subset``
     'training', 'validation' or 'both' (a list [train, val]); the split is reproducible only with
     ``seed`` when shuffling, as Keras requires. ``batch_size=None`` yields single images.
-    ``format`` is accepted for Keras compatibility; minidl always returns an ``ImageDataset``.
+    ``format`` is accepted for Keras compatibility; minidl always returns an ``ImageDataset`` (a
+    ``minidl.utils.PyDataset``).
     """
     where = 'image_dataset_from_directory'
     if labels not in ('inferred', None):
