@@ -69,6 +69,9 @@ def test_a_keras_file_of_the_new_layers_loads_in_minidl(keras, tmp_path, augment
     ours = minidl.models.load_model(path)
     assert ours.count_params() == theirs.count_params()
     assert [type(layer).__name__ for layer in ours.layers] == [type(layer).__name__ for layer in theirs.layers]
+    for a, b in zip(ours.layers, theirs.layers):      # the summary's rows: names, output shapes, parameters
+        assert a.name == b.name and a.count_params() == b.count_params()
+        assert tuple(a.output.shape) == tuple(b.output.shape), a.name
     data = _data()
     np.testing.assert_allclose(ours.predict(data, verbose=0), theirs.predict(data, verbose=0), rtol=1e-5, atol=1e-6)
 
