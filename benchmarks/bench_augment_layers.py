@@ -6,7 +6,8 @@
 Each layer transforms float32 batches of 128 images 32x32x3 (values in [0, 1]) with
 ``training=True``. Rounds are interleaved and the best round of each layer is kept, in images
 per second of wall-clock time and per second of this process's CPU time (load from other
-processes counts as little as possible). minidl's geometric layers run the reference resampler
+processes counts as little as possible). Keras' layers are timed over one round of
+``--keras-repeats`` batches: its geometric layers resample image by image. minidl's geometric layers run the reference resampler
 (``minidl.functional.image.AffineSample``: four gathers per output pixel, weights per image).
 """
 import argparse
@@ -63,6 +64,8 @@ def main():
     parser.add_argument('--batch-size', type=int, default=128)
     parser.add_argument('--repeats', type=int, default=5, help='batches per timed round')
     parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--keras-repeats', type=int, default=1,
+                        help="Keras' batches per round (one round: its geometric layers take seconds a batch)")
     parser.add_argument('--no-keras', action='store_true')
     args = parser.parse_args()
     minidl.set_backend(args.backend)
@@ -83,7 +86,7 @@ def main():
         import torch
         theirs = [make(keras.layers) for _, make in LAYERS]
         keras_rates = best_rates([lambda b, layer=layer: layer(b, training=True) for layer in theirs],
-                                 torch.tensor(x), args.rounds, args.repeats, lambda out: None)
+                                 torch.tensor(x), 1, args.keras_repeats, lambda out: None)
     print(f'augmentation layers, training=True, batches of {args.batch_size} float32 images 32x32x3, backend '
           f'{args.backend}, numpy {np.__version__}, {platform.processor() or platform.machine()}'
           + (f', Keras {keras.__version__} on PyTorch' if keras is not None else '') + '\n')
