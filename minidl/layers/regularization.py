@@ -2,13 +2,11 @@
 (whole feature maps) and ``ActivityRegularization`` (an L1/L2 penalty on the activations).
 
 Dropout is active only in training (``training=True``, as ``fit`` calls the model) and the
-identity otherwise. Its mask is a constant, so the gradient is ``gy * mask / (1 - rate)``: the
-plain case runs ``F.dropout`` (one fused op); a ``noise_shape`` or a ``seed`` multiplies by a
-mask drawn here, broadcast over the axes where ``noise_shape`` is 1.
+identity otherwise; all of them run ``F.dropout`` (``minidl/functional/norm.py``), whose mask
+is drawn at ``noise_shape`` and broadcast over the axes where it is 1, so the gradient is
+``gy * mask / (1 - rate)``. A seeded layer draws its masks from its own generator.
 """
-from .. import backend
 from .. import regularizers as regularizers_module
-from ..autograd import Tensor
 from ..functional.norm import dropout
 from ._random import LayerRandom
 from .base import InputSpec, Layer
@@ -39,13 +37,14 @@ def concrete_noise_shape(layer, noise_shape, shape):
     return out
 
 
-def masked_dropout(x, rate, noise_shape, rng):
-    """x * (u >= rate) / (1 - rate) with u ~ U[0, 1) of ``noise_shape`` (broadcast over x), drawn from ``rng``."""
+def drop(layer, x, noise_shape):
+    """``F.dropout`` in training with the layer's rate, ``noise_shape`` and generator (rate 1: zeros)."""
+    rate = float(layer.rate)
     if rate >= 1:
         return x * 0.0
-    xp = backend.get_array_module(x.data)
-    keep = rng.uniform(noise_shape, xp, x.dtype) >= x.dtype.type(rate)
-    return x * Tensor(keep.astype(x.dtype) * x.dtype.type(1 / (1 - rate)))
+    shape = concrete_noise_shape(layer, noise_shape, x.shape)
+    seed = None if layer.seed is None else layer._random.host
+    return dropout(x, rate, True, noise_shape=None if shape == tuple(x.shape) else shape, seed=seed)
 
 
 class Dropout(Layer):
@@ -84,10 +83,7 @@ class Dropout(Layer):
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        if self.noise_shape is None and self.seed is None and self.rate < 1:
-            return dropout(inputs, self.rate, True)
-        shape = concrete_noise_shape(self, self.noise_shape, inputs.shape)
-        return masked_dropout(inputs, float(self.rate), shape, self._random)
+        return drop(self, inputs, self.noise_shape)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -121,7 +117,7 @@ class _SpatialDropout(Dropout):
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        return masked_dropout(inputs, float(self.rate), self._spatial_noise_shape(inputs.shape), self._random)
+        return drop(self, inputs, self._spatial_noise_shape(inputs.shape))
 
     def get_config(self):
         return {'rate': self.rate, 'seed': self.seed, 'name': self.name, 'dtype': self.dtype}
