@@ -321,3 +321,14 @@ def test_softmax_masked_rows_are_zero_and_gradient_skips_them():
 def test_activation_layers_keep_the_old_import_paths():
     from minidl.layers import Activation, LeakyReLU, ReLU, Softmax  # noqa: F401
     assert minidl.layers.ReLU is minidl.layers.activations.ReLU
+
+
+def test_softmax_takes_the_mask_from_its_input_and_as_an_argument(keras):
+    import torch
+    x = np.random.default_rng(10).standard_normal((2, 4)).astype(np.float32)
+    mask = np.array([[True, True, False, True], [False, True, True, True]])
+    want = keras.ops.convert_to_numpy(keras.layers.Softmax()(torch.tensor(x), mask=torch.tensor(mask)))
+    np.testing.assert_allclose(L.Softmax()(x, mask=mask).numpy(), want, rtol=1e-6, atol=1e-7)
+    t = Tensor(x)
+    t._keras_mask = mask
+    np.testing.assert_allclose(L.Softmax()(t).numpy(), want, rtol=1e-6, atol=1e-7)

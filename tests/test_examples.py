@@ -132,6 +132,7 @@ RUNS = [
     ('cifar10_arquitecturas.py', ['--arch', '3aug'], ['cifar10_k.arch3_aug_strong']),
     ('cifar100_basenet.py', ['--model', 'basenet'], ['cifar100_b.basenet']),
     ('cifar100_basenet.py', ['--model', 'mired_bn_v3_es'], ['cifar100_b.mired_bn_v3_es']),
+    ('cifar10_folders.py', [], ['cifar10_folders.augmented_cnn']),
 ]
 
 

@@ -30,7 +30,8 @@ def knp(keras, t):
 
 # --- Rescaling and Normalization --------------------------------------------------------------------
 
-@pytest.mark.parametrize('scale, offset', [(1 / 255, 0.0), (1 / 127.5, -1.0), (np.array([0.5, 2.0]), np.array([1.0, -1.0]))])
+@pytest.mark.parametrize('scale, offset', [(1 / 255, 0.0), (1 / 127.5, -1.0),
+                                           (np.array([0.5, 2.0]), np.array([1.0, -1.0]))])
 def test_rescaling_equals_keras(keras, scale, offset):
     x = images()
     want = knp(keras, keras.layers.Rescaling(scale, offset)(x))
@@ -241,7 +242,8 @@ def test_random_layers_replay_keras_transforms(keras):
 # --- the random layers: distributions, seeds, training only ---------------------------------------------
 
 RANDOM_LAYERS = [
-    lambda **k: L.RandomFlip(**k), lambda **k: L.RandomFlip('horizontal', **k), lambda **k: L.RandomFlip('vertical', **k),
+    lambda **k: L.RandomFlip(**k), lambda **k: L.RandomFlip('horizontal', **k),
+    lambda **k: L.RandomFlip('vertical', **k),
     lambda **k: L.RandomRotation(0.2, **k), lambda **k: L.RandomRotation((-0.5, 0.1), fill_mode='constant', **k),
     lambda **k: L.RandomZoom(0.3, **k), lambda **k: L.RandomZoom((-0.2, 0.5), (0.1, 0.2), fill_mode='wrap', **k),
     lambda **k: L.RandomTranslation(0.2, 0.3, **k),
@@ -436,3 +438,25 @@ def test_preprocessing_layers_on_cupy_match_numpy():
             np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
         finally:
             minidl.set_backend('numpy')
+
+
+@given(n=st.integers(1, 2), h=st.integers(1, 6), w=st.integers(1, 6), c=st.integers(1, 3), oh=st.integers(1, 7),
+       ow=st.integers(1, 7), interpolation=st.sampled_from(['bilinear', 'nearest']), antialias=st.booleans(),
+       aspect=st.sampled_from([{}, {'crop_to_aspect_ratio': True}, {'pad_to_aspect_ratio': True}]),
+       seed=st.integers(0, 2 ** 16))
+def test_resize_gradcheck_on_drawn_shapes(n, h, w, c, oh, ow, interpolation, antialias, aspect, seed):
+    x = np.random.default_rng(seed).standard_normal((n, h, w, c))
+    y = image_ops.resize(Tensor(x), (oh, ow), interpolation, antialias, **aspect)
+    assert y.shape == (n, oh, ow, c)
+    gradcheck(lambda t: image_ops.resize(t, (oh, ow), interpolation, antialias, **aspect), x)
+
+
+@given(n=st.integers(1, 2), h=st.integers(1, 5), w=st.integers(1, 5), c=st.integers(1, 2),
+       interpolation=st.sampled_from(['bilinear', 'nearest']),
+       fill_mode=st.sampled_from(['constant', 'nearest', 'wrap', 'reflect']), seed=st.integers(0, 2 ** 16))
+def test_affine_transform_gradcheck_on_drawn_shapes_and_transforms(n, h, w, c, interpolation, fill_mode, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, c))
+    transform = np.concatenate([rng.normal(0, 1.2, (n, 6)), np.zeros((n, 2))], axis=1)
+    # The sample points do not depend on x: the output is linear in x, with no kinks to avoid.
+    gradcheck(lambda t: image_ops.affine_transform(t, transform, interpolation, fill_mode, 0.3), x)

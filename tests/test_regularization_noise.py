@@ -185,3 +185,24 @@ def test_activity_regularization_penalty_value_and_gradient():
         out = layer(t)
         return out * 0.0 + layer.losses[0]
     gradcheck(fn, x)
+
+
+def test_activity_regularizer_argument_trains_as_in_keras(keras):
+    """``activity_regularizer=`` on a layer (the base Layer's) and ActivityRegularization agree with
+    Keras 3 over one SGD step."""
+    def build(lib):
+        return lib.models.Sequential([lib.layers.Input((3,)),
+                                      lib.layers.Dense(4, activation='tanh',
+                                                       activity_regularizer=lib.regularizers.L1L2(0.02, 0.3)),
+                                      lib.layers.Dense(1, activity_regularizer='l2')])
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((6, 3)).astype(np.float32), rng.standard_normal((6, 1)).astype(np.float32)
+    theirs, ours = build(keras), build(minidl)
+    ours.set_weights(theirs.get_weights())
+    theirs.compile(optimizer=keras.optimizers.SGD(0.1), loss='mse')
+    ours.compile(optimizer=optimizers.SGD(0.1), loss='mse')
+    assert ours.evaluate(x, y, verbose=0) == pytest.approx(theirs.evaluate(x, y, verbose=0), rel=1e-5)
+    ours.fit(x, y, batch_size=6, epochs=1, verbose=0, shuffle=False)
+    theirs.fit(x, y, batch_size=6, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

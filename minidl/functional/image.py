@@ -138,17 +138,21 @@ class AffineSample(Function):
             r0, c0 = r0.astype(np.int64), c0.astype(np.int64)
             nodes_r = [(r0, 1 - u), (r0 + 1, u)]
             nodes_c = [(c0, 1 - v), (c0 + 1, v)]
+        # Each axis' indices folded into the image once per node (2 each for bilinear), with a mask of
+        # the nodes inside the image for fill_mode 'constant'.
+        constant = self.fill_mode == 'constant'
         base = (xp.arange(n) * (height * width)).reshape(n, 1, 1)
+        rows_in = [(base + _fix_index(r, height, self.fill_mode, xp) * width, w,
+                    ((r >= 0) & (r < height)) if constant else None) for r, w in nodes_r]
+        cols_in = [(_fix_index(c, width, self.fill_mode, xp), w,
+                    ((c >= 0) & (c < width)) if constant else None) for c, w in nodes_c]
         corners = []
-        for r, wr in nodes_r:
-            for c, wc in nodes_c:
+        for row_index, wr, inside_r in rows_in:
+            for col_index, wc, inside_c in cols_in:
                 weight = wr * wc
-                if self.fill_mode == 'constant':
-                    inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
-                    weight = weight * inside
-                index = base + _fix_index(r, height, self.fill_mode, xp) * width + _fix_index(c, width,
-                                                                                            self.fill_mode, xp)
-                corners.append((index, weight))
+                if constant:
+                    weight = weight * (inside_r & inside_c)
+                corners.append((row_index + col_index, weight))
         return corners
 
     def forward(self, x):
@@ -161,7 +165,7 @@ class AffineSample(Function):
         total = 0.0
         for index, weight in self.corners:
             w = xp.asarray(weight, dtype=x.dtype)
-            y += pixels[index] * w[..., None]
+            y += xp.take(pixels, index, axis=0) * w[..., None]   # pixels[index]: whole pixels at once
             total = total + w
         if self.fill_mode == 'constant' and self.fill_value:
             y += (x.dtype.type(1) - total)[..., None] * x.dtype.type(self.fill_value)

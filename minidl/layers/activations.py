@@ -12,11 +12,10 @@ from .. import regularizers as regularizers_module
 from ..autograd import Tensor
 from ..backend import get_array_module
 from ..saving.serialization_lib import serialize_keras_object
-from ._keras_config import KerasConfig
 from .base import InputSpec, Layer, format_shape
 
 
-class _Elementwise(Layer, KerasConfig):
+class _Elementwise(Layer):
     """An activation layer: no weights (built from the start, as Keras' are), output shape = input
     shape, masks pass through."""
 
@@ -154,7 +153,7 @@ class Softmax(_Elementwise):
         return {**super().get_config(), 'axis': self.axis}
 
 
-class PReLU(Layer, KerasConfig):
+class PReLU(Layer):
     """f(x) = x for x >= 0, alpha * x otherwise, with ``alpha`` a learned weight shaped like one
     sample (``input_shape[1:]``), of size 1 along ``shared_axes`` (e.g. ``[1, 2]`` shares one slope
     per channel across an image)."""

@@ -11,7 +11,6 @@ from .. import constraints, initializers, regularizers
 from .. import functional as F
 from .. import activations
 from ..saving.serialization_lib import deserialize_keras_object, in_safe_mode, serialize_keras_object
-from ._keras_config import KerasConfig, dtype_from_config
 from .base import Layer, InputSpec, KerasTensor, Node, _Spec, _is_shape_list, format_shape, unique_name
 from .options import channels_last, positive_int, reject_unsupported, serialized
 
@@ -187,7 +186,7 @@ class Reshape(Layer):
         return {**super().get_config(), 'target_shape': list(self.target_shape)}
 
 
-class Lambda(Layer, KerasConfig):
+class Lambda(Layer):
     """Wraps ``function(inputs, **arguments)`` as a layer: any expression on minidl tensors
     (``Lambda(lambda x: x ** 2)``, ``Lambda(lambda xs: xs[0] - xs[1])`` on a list of inputs).
 
@@ -269,11 +268,8 @@ class Lambda(Layer, KerasConfig):
         if isinstance(config.get('mask'), dict):
             config['mask'] = _deserialize_function(config['mask'], custom_objects, safe)
         if 'arguments' in config:
-            config['arguments'] = deserialize_keras_object(config['arguments'],
-                                                                             custom_objects=custom_objects)
-        if 'dtype' in config:
-            config['dtype'] = dtype_from_config(config['dtype'])
-        return cls(**config)
+            config['arguments'] = deserialize_keras_object(config['arguments'], custom_objects=custom_objects)
+        return super().from_config(config)
 
 
 def _serialize_function(fn):
@@ -308,7 +304,7 @@ def _lambda_globals():
     return {'__builtins__': builtins, 'minidl': minidl, 'F': F, 'np': np, 'math': math}
 
 
-class Identity(Layer, KerasConfig):
+class Identity(Layer):
     """Returns its inputs unchanged (a placeholder layer); masks pass through."""
 
     def __init__(self, **kwargs):

@@ -2,7 +2,6 @@
 Minimum and Dot, and their functional forms (``concatenate``, ``add``, ``multiply``, ...)."""
 from .. import functional as F
 from ..backend import get_array_module
-from ._keras_config import KerasConfig
 from .base import Layer, format_shape
 
 
@@ -122,7 +121,7 @@ def _mask_of(x):
     return getattr(x, '_keras_mask', None)
 
 
-class _ElementwiseMerge(Layer, KerasConfig):
+class _ElementwiseMerge(Layer):
     """Keras' ``Merge``: a list of inputs merged elementwise with broadcasting (inputs of lower rank
     get size-1 axes after the batch axis); the output mask is the OR of the input masks."""
     exact_inputs = None   # Subtract: exactly 2
@@ -309,7 +308,7 @@ def batch_dot(x, y, axes):
     return out
 
 
-class Dot(Layer, KerasConfig):
+class Dot(Layer):
     """The dot product of two inputs along ``axes`` (an int for both, or one axis per input; never
     the batch axis), e.g. (batch, 3, 5) . (batch, 10, 3) with ``axes=(1, 2)`` -> (batch, 5, 10).
     ``normalize=True`` L2-normalizes both along their axes first (a cosine similarity)."""

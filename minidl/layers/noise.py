@@ -6,13 +6,12 @@ import math
 
 from .. import backend
 from ..autograd import Tensor
-from ._keras_config import KerasConfig
 from ._random import LayerRandom
 from .base import Layer
 from .regularization import check_rate, concrete_noise_shape
 
 
-class _Noise(Layer, KerasConfig):
+class _Noise(Layer):
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed

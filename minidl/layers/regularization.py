@@ -2,17 +2,12 @@
 (whole feature maps) and ``ActivityRegularization`` (an L1/L2 penalty on the activations).
 
 Dropout is active only in training (``training=True``, as ``fit`` calls the model) and the
-identity otherwise. Its mask is a constant, so the gradient is ``gy * mask / (1 - rate)``: the
-plain case runs ``F.dropout`` (one fused op); a ``noise_shape`` or a ``seed`` multiplies by a
-mask drawn here, broadcast over the axes where ``noise_shape`` is 1.
+identity otherwise; all of them run ``F.dropout`` (``minidl/functional/norm.py``), whose mask
+is drawn at ``noise_shape`` and broadcast over the axes where it is 1, so the gradient is
+``gy * mask / (1 - rate)``. A seeded layer draws its masks from its own generator.
 """
-import numpy as np
-
-from .. import backend
 from .. import regularizers as regularizers_module
-from ..autograd import Tensor
 from ..functional.norm import dropout
-from ._keras_config import KerasConfig
 from ._random import LayerRandom
 from .base import InputSpec, Layer
 
@@ -36,22 +31,23 @@ def concrete_noise_shape(layer, noise_shape, shape):
     out = tuple(n if d is None else d for d, n in zip(noise_shape, shape))
     for d, n in zip(out, shape):
         if d != 1 and d != n:
-            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): noise_shape {tuple(noise_shape)} does not "
-                             f'broadcast to the input of shape {tuple(shape)} (each entry must be 1, None or the '
-                             'input\'s size).')
+            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): noise_shape {tuple(noise_shape)} "
+                             f'does not broadcast to the input of shape {tuple(shape)} (each entry must be 1, None '
+                             "or the input's size).")
     return out
 
 
-def masked_dropout(x, rate, noise_shape, rng):
-    """x * (u >= rate) / (1 - rate) with u ~ U[0, 1) of ``noise_shape`` (broadcast over x), drawn from ``rng``."""
+def drop(layer, x, noise_shape):
+    """``F.dropout`` in training with the layer's rate, ``noise_shape`` and generator (rate 1: zeros)."""
+    rate = float(layer.rate)
     if rate >= 1:
         return x * 0.0
-    xp = backend.get_array_module(x.data)
-    keep = rng.uniform(noise_shape, xp, x.dtype) >= x.dtype.type(rate)
-    return x * Tensor(keep.astype(x.dtype) * x.dtype.type(1 / (1 - rate)))
+    shape = concrete_noise_shape(layer, noise_shape, x.shape)
+    seed = None if layer.seed is None else layer._random.host
+    return dropout(x, rate, True, noise_shape=None if shape == tuple(x.shape) else shape, seed=seed)
 
 
-class Dropout(Layer, KerasConfig):
+class Dropout(Layer):
     """In training, zero each input with probability ``rate`` and scale the rest by 1/(1 - rate);
     identity at inference. ``noise_shape`` (one entry per input axis, None for the input's size)
     shares one draw along the axes where it is 1, e.g. (batch, 1, features) drops the same
@@ -87,10 +83,7 @@ class Dropout(Layer, KerasConfig):
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        if self.noise_shape is None and self.seed is None and self.rate < 1:
-            return dropout(inputs, self.rate, True)
-        shape = concrete_noise_shape(self, self.noise_shape, inputs.shape)
-        return masked_dropout(inputs, float(self.rate), shape, self._random)
+        return drop(self, inputs, self.noise_shape)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -124,11 +117,10 @@ class _SpatialDropout(Dropout):
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        return masked_dropout(inputs, float(self.rate), self._spatial_noise_shape(inputs.shape), self._random)
+        return drop(self, inputs, self._spatial_noise_shape(inputs.shape))
 
     def get_config(self):
-        dtype = self.dtype if self.dtype is not None else backend.floatx
-        return {'rate': self.rate, 'seed': self.seed, 'name': self.name, 'dtype': np.dtype(dtype).name}
+        return {'rate': self.rate, 'seed': self.seed, 'name': self.name, 'dtype': self.dtype}
 
 
 class SpatialDropout1D(_SpatialDropout):
@@ -161,39 +153,19 @@ class SpatialDropout3D(_SpatialDropout):
         return {**super().get_config(), 'data_format': self.data_format}
 
 
-class ActivityRegularization(Layer, KerasConfig):
+class ActivityRegularization(Layer):
     """Returns its inputs unchanged and adds ``(l1 * sum|x| + l2 * sum x^2) / batch_size`` to the
-    model's losses, as Keras 3 does for a layer's ``activity_regularizer``.
-
-    When the base ``Layer`` takes ``activity_regularizer=`` (the layer contract of issue 14) it
-    records the penalty itself; with a base that does not, this layer records it and reports it
-    in ``losses`` (the penalty of its latest call)."""
+    model's losses: the layer's ``activity_regularizer`` (``Layer`` records it after each call, as
+    Keras 3 does; ``fit`` adds it to the training loss)."""
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
-        regularizer = regularizers_module.L1L2(l1=l1, l2=l2)
-        try:
-            super().__init__(activity_regularizer=regularizer, **kwargs)
-            self._records_own_penalty = False
-        except TypeError:
-            super().__init__(**kwargs)
-            self.activity_regularizer = regularizer
-            self._records_own_penalty = True
+        super().__init__(activity_regularizer=regularizers_module.L1L2(l1=l1, l2=l2), **kwargs)
         self.l1, self.l2 = l1, l2
-        self._activity_losses = []
         self.supports_masking = True
         self.built = True
 
     def call(self, inputs):
-        if self._records_own_penalty:
-            penalty = self.activity_regularizer(inputs)
-            if inputs.ndim > 0 and inputs.shape[0]:
-                penalty = penalty / float(inputs.shape[0])
-            self._activity_losses = [penalty]
         return inputs
-
-    @property
-    def losses(self):
-        return list(super().losses) + list(self._activity_losses)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -1,10 +1,9 @@
 """Structural layers that move values without changing them: ``Permute``."""
 from .. import functional as F
-from ._keras_config import KerasConfig
 from .base import InputSpec, Layer, format_shape
 
 
-class Permute(Layer, KerasConfig):
+class Permute(Layer):
     """Reorders the non-batch axes by ``dims`` (numbered from 1): ``Permute((2, 1))`` turns
     (batch, 10, 64) into (batch, 64, 10). The gradient is permuted back."""
 

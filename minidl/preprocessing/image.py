@@ -15,8 +15,11 @@ flips the axes chosen for flipping; ``tx`` shifts rows (height) and ``ty`` colum
 a positive shift moves the content up / left. Unlike Keras (``size / 2 + 0.5``) the centre is
 the true pixel centre ``(size - 1) / 2``, so flips and quarter turns are exact.
 """
+import io
 import math
 import numbers
+import os
+import warnings
 
 import numpy as np
 
@@ -62,14 +65,18 @@ class ImageDataGenerator:
     1 bilinear). Intensity: ``brightness_range`` (a factor drawn from ``[lo, hi]`` multiplies the
     pixels, clipped to 0-255 as Keras does), ``channel_shift_range``. Standardisation, in this
     order: ``preprocessing_function`` (called on each image), ``rescale``, ``samplewise_center``,
-    ``samplewise_std_normalization``, ``featurewise_center``, ``featurewise_std_normalization``
-    (statistics from ``fit``).
-    ``validation_split`` reserves the first fraction of the data for ``flow(subset='validation')``.
+    ``samplewise_std_normalization``, ``featurewise_center``, ``featurewise_std_normalization``,
+    ``zca_whitening`` (the statistics and the whitening matrix come from ``fit``). As in Keras,
+    ``zca_whitening`` turns ``featurewise_center`` on and ``featurewise_std_normalization`` off,
+    and each ``*_std_normalization`` turns its ``*_center`` on (with a warning).
+    ``validation_split`` reserves the first fraction of the data for ``flow(subset='validation')``
+    (of each class folder for ``flow_from_directory``).
     """
 
     def __init__(self, featurewise_center=False, samplewise_center=False,
                  featurewise_std_normalization=False, samplewise_std_normalization=False,
-                 rotation_range=0, width_shift_range=0.0, height_shift_range=0.0, brightness_range=None,
+                 zca_whitening=False, zca_epsilon=1e-6, rotation_range=0, width_shift_range=0.0,
+                 height_shift_range=0.0, brightness_range=None,
                  shear_range=0.0, zoom_range=0.0, channel_shift_range=0.0, fill_mode='nearest', cval=0.0,
                  horizontal_flip=False, vertical_flip=False, rescale=None, preprocessing_function=None,
                  data_format='channels_last', validation_split=0.0, interpolation_order=1, dtype='float32'):
@@ -104,8 +111,35 @@ class ImageDataGenerator:
         self.validation_split = validation_split
         self.interpolation_order = interpolation_order
         self.dtype = np.dtype(dtype)
+        self.zca_whitening = zca_whitening
+        self.zca_epsilon = zca_epsilon
         self.mean = None
         self.std = None
+        self.zca_whitening_matrix = None
+        self._zca_on_device = None
+        self._apply_keras_overrides()
+
+    def _apply_keras_overrides(self):
+        """Keras' implications between the standardisation options, each with Keras' warning (decided,
+        as Keras does, on the arguments as given)."""
+        center, std = self.featurewise_center, self.featurewise_std_normalization
+        if self.zca_whitening:
+            if not center:
+                self.featurewise_center = True
+                warnings.warn('This ImageDataGenerator specifies `zca_whitening`, which overrides setting of '
+                              '`featurewise_center`.', stacklevel=3)
+            if std:
+                self.featurewise_std_normalization = False
+                warnings.warn('This ImageDataGenerator specifies `zca_whitening` which overrides setting of '
+                              '`featurewise_std_normalization`.', stacklevel=3)
+        if std and not center:
+            self.featurewise_center = True
+            warnings.warn('This ImageDataGenerator specifies `featurewise_std_normalization`, which overrides '
+                          'setting of `featurewise_center`.', stacklevel=3)
+        if self.samplewise_std_normalization and not self.samplewise_center:
+            self.samplewise_center = True
+            warnings.warn('This ImageDataGenerator specifies `samplewise_std_normalization`, which overrides '
+                          'setting of `samplewise_center`.', stacklevel=3)
 
     # ------------------------------------------------------------------ random parameters
 
@@ -230,35 +264,53 @@ class ImageDataGenerator:
             x -= x.mean(axis=(1, 2, 3), keepdims=True)
         if self.samplewise_std_normalization:
             x /= x.std(axis=(1, 2, 3), keepdims=True) + _EPSILON
-        if self.featurewise_center or self.featurewise_std_normalization:
+        if self.featurewise_center or self.featurewise_std_normalization or self.zca_whitening:
             if self.mean is None:
-                raise ValueError('This ImageDataGenerator uses featurewise_center/featurewise_std_normalization '
-                                 'but fit() was not called: call datagen.fit(x_train) first.')
+                raise ValueError('This ImageDataGenerator uses featurewise_center/featurewise_std_normalization/'
+                                 'zca_whitening but fit() was not called: call datagen.fit(x_train) first.')
             if self.featurewise_center:
                 x -= xp.asarray(self.mean, dtype=x.dtype)
             if self.featurewise_std_normalization:
                 x /= xp.asarray(self.std, dtype=x.dtype) + _EPSILON
+        if self.zca_whitening:
+            x = (x.reshape(len(x), -1) @ self._zca_matrix(xp, x.dtype)).reshape(x.shape)
         return x
 
-    def fit(self, x, augment=False, rounds=1, seed=None):
-        """Per-channel mean and std of ``x`` (n, h, w, c) for the featurewise options.
+    def _zca_matrix(self, xp, dtype):
+        """The whitening matrix on ``xp`` (moved to the GPU once)."""
+        cached = self._zca_on_device
+        if cached is None or cached[0] is not xp or cached[1].dtype != dtype:
+            self._zca_on_device = (xp, xp.asarray(self.zca_whitening_matrix, dtype=dtype))
+        return self._zca_on_device[1]
 
-        The statistics are taken after ``rescale`` (Keras takes them before, which mismatches
-        ``standardize`` when both are used); with ``augment`` over ``rounds`` augmented copies.
+    def fit(self, x, augment=False, rounds=1, seed=None):
+        """The statistics of ``x`` (n, h, w, c) for the featurewise options, in Keras' order: after
+        ``rescale`` (and, with ``augment``, over ``rounds`` augmented copies), the per-channel
+        mean; the per-channel std of the centred data; and for ``zca_whitening`` the matrix
+        W = U diag(sqrt(n) / (s + zca_epsilon)) U^T from the SVD U diag(s) V^T of the centred
+        (n, h*w*c) data, transposed, so that the whitened images x W have about unit covariance.
         """
         x = _check_images(backend.to_numpy(x), 'fit')
         x = x.astype(np.float64)
+        if self.rescale:
+            x = x * self.rescale
         if augment:
             rng = np.random.default_rng(seed)
             copies = []
             for _ in range(rounds):
                 params = self._random_params(len(x), x.shape[1], x.shape[2], rng)
-                copies.append(backend.to_numpy(self._transform_batch(x, params)))
+                copies.append(backend.to_numpy(self._transform_batch(x, params)).astype(np.float64))
             x = np.concatenate(copies)
-        if self.rescale:
-            x = x * self.rescale
         self.mean = x.mean(axis=(0, 1, 2)).reshape(1, 1, -1)
+        x = x - self.mean
         self.std = x.std(axis=(0, 1, 2)).reshape(1, 1, -1)
+        if self.featurewise_std_normalization:
+            x = x / (self.std + _EPSILON)
+        if self.zca_whitening:
+            n = len(x)
+            u, singular, _ = np.linalg.svd(x.reshape(n, -1).T, full_matrices=False)
+            self.zca_whitening_matrix = (u * (np.sqrt(n) / (singular + self.zca_epsilon))) @ u.T
+            self._zca_on_device = None
         return self
 
     # --------------------------------------------------------------------------------- flow
@@ -274,6 +326,26 @@ class ImageDataGenerator:
         """
         return NumpyArrayIterator(x, y, self, batch_size=batch_size, shuffle=shuffle,
                                   sample_weight=sample_weight, seed=seed, subset=subset)
+
+    def flow_from_directory(self, directory, target_size=(256, 256), color_mode='rgb', classes=None,
+                            class_mode='categorical', batch_size=32, shuffle=True, seed=None, save_to_dir=None,
+                            save_prefix='', save_format='png', follow_links=False, subset=None,
+                            interpolation='nearest', keep_aspect_ratio=False):
+        """Batches of augmented images read from class folders: ``directory/<class>/<image>``.
+
+        The classes are the sorted sub-folder names (or ``classes``, in that order); images are
+        found recursively (png, jpg, jpeg, bmp, ppm, tif, tiff), decoded by Pillow and resized to
+        ``target_size`` with Pillow's ``interpolation`` (after a centred crop to the target's
+        aspect ratio with ``keep_aspect_ratio``), then transformed and standardised as ``flow``
+        does. ``class_mode``: 'categorical' (one-hot), 'binary' or 'sparse' (class indices),
+        'input' (y = x, for autoencoders) or None (images only). ``subset`` 'training' /
+        'validation' splits each class folder by ``validation_split`` (the first part is the
+        validation set), as Keras does. ``save_to_dir`` writes every batch's images there."""
+        return DirectoryIterator(directory, self, target_size=target_size, color_mode=color_mode, classes=classes,
+                                 class_mode=class_mode, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                 save_to_dir=save_to_dir, save_prefix=save_prefix, save_format=save_format,
+                                 follow_links=follow_links, subset=subset, interpolation=interpolation,
+                                 keep_aspect_ratio=keep_aspect_ratio)
 
 
 def _check_images(x, where):
@@ -524,3 +596,259 @@ class _Resampler:
 def _records(x):
     """A C-contiguous NumPy array (..., channels) viewed as a flat array of one record per pixel."""
     return x.reshape(-1, x.shape[-1]).view(np.dtype((np.void, x.shape[-1] * x.itemsize))).reshape(-1)
+
+
+# ------------------------------------------------------------------------- image files (Pillow)
+
+WHITE_LIST_FORMATS = ('png', 'jpg', 'jpeg', 'bmp', 'ppm', 'tif', 'tiff')
+_COLOR_MODES = {'rgb': 3, 'rgba': 4, 'grayscale': 1}
+
+
+def pil_image():
+    """Pillow's ``PIL.Image``, imported on first use (Pillow is an optional dependency)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError('Reading and writing image files needs Pillow, which is not installed: '
+                          'pip install pillow (or pip install "minidl[images]").') from None
+    return Image
+
+
+def _pil_resample(interpolation):
+    image = pil_image()
+    methods = {'nearest': 'NEAREST', 'bilinear': 'BILINEAR', 'bicubic': 'BICUBIC', 'hamming': 'HAMMING',
+               'box': 'BOX', 'lanczos': 'LANCZOS'}
+    if interpolation not in methods:
+        raise ValueError(f'Invalid interpolation {interpolation!r}: choose one of {", ".join(methods)}.')
+    resampling = getattr(image, 'Resampling', image)
+    return getattr(resampling, methods[interpolation])
+
+
+def load_img(path, color_mode='rgb', target_size=None, interpolation='nearest', keep_aspect_ratio=False):
+    """A Pillow image read from ``path`` (Keras' ``load_img``): converted to ``color_mode``
+    ('rgb', 'rgba' or 'grayscale') and, with ``target_size`` (height, width), resized by Pillow
+    with ``interpolation`` (after a centred crop to the target's aspect ratio with
+    ``keep_aspect_ratio``)."""
+    image = pil_image()
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    try:
+        with open(path, 'rb') as f:
+            img = image.open(io.BytesIO(f.read()))
+            img.load()
+    except OSError as exc:
+        raise OSError(f'Could not read the image file {path!r}: {exc}') from None
+    if color_mode == 'grayscale':
+        if img.mode not in ('L', 'I;16', 'I'):
+            img = img.convert('L')
+    elif color_mode == 'rgba':
+        if img.mode != 'RGBA':
+            img = img.convert('RGBA')
+    elif color_mode == 'rgb':
+        if img.mode != 'RGB':
+            img = img.convert('RGB')
+    else:
+        raise ValueError(f"color_mode must be 'grayscale', 'rgb' or 'rgba', got {color_mode!r}.")
+    if target_size is not None:
+        size = (int(target_size[1]), int(target_size[0]))   # Pillow's (width, height)
+        if img.size != size:
+            resample = _pil_resample(interpolation)
+            if keep_aspect_ratio:
+                width, height = img.size
+                crop_h = min(height, (width * size[1]) // size[0])
+                crop_w = min(width, (height * size[0]) // size[1])
+                top, left = (height - crop_h) // 2, (width - crop_w) // 2
+                img = img.resize(size, resample, box=[left, top, left + crop_w, top + crop_h])
+            else:
+                img = img.resize(size, resample)
+    return img
+
+
+def img_to_array(img, data_format=None, dtype=None):
+    """A Pillow image as a float32 array (height, width, channels) (channels first on request)."""
+    x = np.asarray(img, dtype=np.dtype(dtype or 'float32'))
+    if x.ndim == 2:
+        x = x[..., None]
+    if x.ndim != 3:
+        raise ValueError(f'img_to_array: unsupported image shape {x.shape}.')
+    return np.transpose(x, (2, 0, 1)) if data_format == 'channels_first' else x
+
+
+def array_to_img(x, data_format=None, scale=True, dtype=None):
+    """An array (height, width, channels) as a Pillow image; ``scale`` maps its range to 0-255."""
+    image = pil_image()
+    x = np.asarray(backend.to_numpy(x), dtype=np.float64)
+    if x.ndim != 3:
+        raise ValueError(f'array_to_img expects an image (height, width, channels), got shape {x.shape}.')
+    if data_format == 'channels_first':
+        x = np.transpose(x, (1, 2, 0))
+    if scale:
+        x = x - x.min()
+        top = x.max()
+        if top != 0:
+            x = x / top
+        x = x * 255
+    channels = x.shape[2]
+    modes = {1: 'L', 3: 'RGB', 4: 'RGBA'}
+    if channels not in modes:
+        raise ValueError(f'array_to_img: unsupported number of channels {channels} (1, 3 or 4).')
+    pixels = x.astype(np.uint8)
+    return image.fromarray(pixels[..., 0] if channels == 1 else pixels, modes[channels])
+
+
+def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
+    """Write an array as an image file (atomically: a temporary file renamed into place)."""
+    from ..atomic import atomic_path
+    img = array_to_img(x, data_format=data_format, scale=scale)
+    if img.mode == 'RGBA' and (file_format == 'jpg' or file_format == 'jpeg'
+                               or str(path).lower().endswith(('.jpg', '.jpeg'))):
+        img = img.convert('RGB')
+    fmt = file_format or os.path.splitext(str(path))[1].lstrip('.') or 'png'
+    fmt = {'jpg': 'jpeg', 'tif': 'tiff'}.get(fmt.lower(), fmt.lower())
+    with atomic_path(str(path)) as tmp:
+        img.save(tmp, format=fmt, **kwargs)
+
+
+def _iter_valid_files(directory, formats, follow_links):
+    """(root, file name) of the image files under ``directory``, folders and names sorted."""
+    for root, _, files in sorted(os.walk(directory, followlinks=follow_links), key=lambda t: t[0]):
+        for name in sorted(files):
+            if name.lower().endswith(formats):
+                yield root, name
+
+
+def _class_folders(directory, classes, where, skip_hidden=False):
+    """The class sub-folders of ``directory``, sorted (hidden ones too unless ``skip_hidden``: Keras'
+    legacy generator counts them, ``image_dataset_from_directory`` does not), or ``classes``."""
+    if not os.path.isdir(directory):
+        raise ValueError(f'{where}: {directory!r} is not a folder. Give a folder with one sub-folder per class '
+                         '(directory/<class_name>/<image files>).')
+    found = [d for d in sorted(os.listdir(directory))
+             if os.path.isdir(os.path.join(directory, d)) and not (skip_hidden and d.startswith('.'))]
+    if classes:
+        missing = [c for c in classes if c not in found]
+        if missing:
+            raise ValueError(f'{where}: the classes {missing} have no sub-folder in {directory!r} '
+                             f'(sub-folders: {found}).')
+        return list(classes)
+    return found
+
+
+class DirectoryIterator(NumpyArrayIterator):
+    """Endless batches of augmented images from class folders; see
+    ``ImageDataGenerator.flow_from_directory``. Attributes as Keras': ``class_indices``,
+    ``classes`` (the label of every file), ``filenames`` (relative to ``directory``),
+    ``filepaths``, ``samples``, ``num_classes``, ``image_shape``."""
+    allowed_class_modes = ('categorical', 'binary', 'sparse', 'input', None)
+
+    def __init__(self, directory, image_data_generator, target_size=(256, 256), color_mode='rgb', classes=None,
+                 class_mode='categorical', batch_size=32, shuffle=True, seed=None, data_format=None,
+                 save_to_dir=None, save_prefix='', save_format='png', follow_links=False, subset=None,
+                 interpolation='nearest', keep_aspect_ratio=False, dtype=None):
+        if color_mode not in _COLOR_MODES:
+            raise ValueError(f"flow_from_directory: color_mode must be 'rgb', 'rgba' or 'grayscale', got "
+                             f'{color_mode!r}.')
+        if class_mode not in self.allowed_class_modes:
+            raise ValueError(f'flow_from_directory: class_mode must be one of {self.allowed_class_modes}, got '
+                             f'{class_mode!r}.')
+        if data_format not in (None, 'channels_last'):
+            raise ValueError(f'flow_from_directory: minidl images are channels_last, got data_format={data_format!r}.')
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f'batch_size must be a positive integer, got {batch_size!r}.')
+        _pil_resample(interpolation)
+        split = None
+        if subset is not None:
+            fraction = image_data_generator.validation_split
+            if subset not in ('training', 'validation'):
+                raise ValueError(f"subset must be 'training' or 'validation', got {subset!r}.")
+            if not fraction:
+                raise ValueError('flow_from_directory(subset=...) needs an ImageDataGenerator with '
+                                 'validation_split > 0.')
+            split = (0.0, fraction) if subset == 'validation' else (fraction, 1.0)
+        self.directory = directory
+        self.generator = image_data_generator
+        self.target_size = tuple(int(d) for d in target_size)
+        self.color_mode, self.class_mode = color_mode, class_mode
+        self.interpolation, self.keep_aspect_ratio = interpolation, keep_aspect_ratio
+        self.data_format = 'channels_last'
+        self.dtype = np.dtype(dtype or image_data_generator.dtype)
+        self.image_shape = self.target_size + (_COLOR_MODES[color_mode],)
+        self.save_to_dir, self.save_prefix, self.save_format = save_to_dir, save_prefix, save_format
+        self.subset, self.split = subset, split
+        names = _class_folders(directory, classes, 'flow_from_directory')
+        self.class_indices = {name: i for i, name in enumerate(names)}
+        self.num_classes = len(names)
+        self.filenames, labels = [], []
+        for name in names:
+            files = list(_iter_valid_files(os.path.join(directory, name), WHITE_LIST_FORMATS, follow_links))
+            if split is not None:
+                files = files[int(split[0] * len(files)):int(split[1] * len(files))]
+            for root, fname in files:
+                self.filenames.append(os.path.join(name, os.path.relpath(os.path.join(root, fname),
+                                                                         os.path.join(directory, name))))
+                labels.append(self.class_indices[name])
+        self.classes = np.asarray(labels, dtype=np.int32)
+        self.samples = len(self.filenames)
+        self.filepaths = [os.path.join(directory, f) for f in self.filenames]
+        print(f'Found {self.samples} images belonging to {self.num_classes} classes.')
+        self.x = self.y = self.sample_weight = None
+        self.n = self.samples
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.seed = int(backend.rng().integers(2 ** 63)) if seed is None else seed
+        self._rng = np.random.default_rng(self.seed)
+        self.epoch = 0
+        self.total_batches_seen = 0
+        self._order = None
+        self._position = 0
+        self._workspace = _Workspace()
+
+    @property
+    def labels(self):
+        return self.classes
+
+    def __next__(self):
+        if self.n == 0:
+            raise ValueError(f'flow_from_directory: no images found in {self.directory!r} (formats: '
+                             f'{", ".join(WHITE_LIST_FORMATS)}).')
+        return super().__next__()
+
+    def __getitem__(self, index):
+        """Batch ``index`` of the current epoch's order (Keras' Sequence access)."""
+        if not 0 <= index < len(self):
+            raise IndexError(f'DirectoryIterator has {len(self)} batches; batch {index} does not exist.')
+        if self._order is None:
+            self._new_epoch()
+        return self._batch(self._order[index * self.batch_size:(index + 1) * self.batch_size])
+
+    def on_epoch_end(self):
+        self._new_epoch()
+
+    def _load(self, index):
+        """The images ``index`` decoded and resized, as one (n, h, w, c) float array."""
+        batch = np.empty((len(index),) + self.image_shape, dtype=self.dtype)
+        for i, j in enumerate(index):
+            img = load_img(self.filepaths[j], color_mode=self.color_mode, target_size=self.target_size,
+                           interpolation=self.interpolation, keep_aspect_ratio=self.keep_aspect_ratio)
+            batch[i] = img_to_array(img, dtype=self.dtype)
+            img.close()
+        return batch
+
+    def _batch(self, index):
+        gen = self.generator
+        source = self._load(index)
+        params = gen._random_params(len(index), source.shape[1], source.shape[2], self._rng)
+        x = gen._standardize_batch(gen._transform_batch(source, params, self._workspace))
+        if self.save_to_dir:
+            for k, j in enumerate(index):
+                name = f'{self.save_prefix}_{j}_{int(self._rng.integers(10 ** 7))}.{self.save_format}'
+                save_img(os.path.join(self.save_to_dir, name), x[k], file_format=self.save_format)
+        if self.class_mode == 'input':
+            return x, x.copy()
+        if self.class_mode in ('binary', 'sparse'):
+            return x, backend.as_array(self.classes[index].astype(self.dtype))
+        if self.class_mode == 'categorical':
+            y = np.zeros((len(index), self.num_classes), dtype=self.dtype)
+            y[np.arange(len(index)), self.classes[index]] = 1
+            return x, backend.as_array(y)
+        return x

@@ -10,7 +10,6 @@ from .graph import plot_graph, plot_model, model_to_dot  # noqa: F401  (Graphviz
 from .sequence import PyDataset, Sequence
 
 
-
 def set_random_seed(seed):
     """Seed every source of randomness minidl uses (``minidl.seed``), as ``keras.utils.set_random_seed``."""
     import random
@@ -33,3 +32,17 @@ def get_file(*args, **kwargs):
 
 __all__ = ['to_categorical', 'KFold', 'StratifiedKFold', 'train_test_split', 'plot_history', 'image_grid', 'PyDataset',
            'Sequence', 'pad_sequences', 'set_random_seed', 'plot_graph', 'plot_model', 'model_to_dot', 'get_file']
+__all__ += ['image_dataset_from_directory', 'load_img', 'img_to_array', 'array_to_img', 'save_img']
+
+_IMAGE_NAMES = {'image_dataset_from_directory': 'image_dataset', 'load_img': 'image', 'img_to_array': 'image',
+                'array_to_img': 'image', 'save_img': 'image'}
+
+
+def __getattr__(name):
+    """The image-file helpers, imported on first use (they pull in the preprocessing floor)."""
+    if name not in _IMAGE_NAMES:
+        raise AttributeError(f"module 'minidl.utils' has no attribute {name!r}")
+    import importlib
+    module = importlib.import_module('.image_dataset' if _IMAGE_NAMES[name] == 'image_dataset'
+                                     else '..preprocessing.image', __name__)
+    return getattr(module, name)

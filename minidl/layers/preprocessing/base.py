@@ -7,7 +7,6 @@ import numpy as np
 from ... import backend
 from ... import functional as F
 from ...autograd import Tensor
-from .._keras_config import KerasConfig
 from .._random import LayerRandom
 from ..base import Layer, format_shape
 
@@ -29,7 +28,7 @@ def as_float(x):
     return Tensor(x.data.astype(backend.floatx))
 
 
-class ImagePreprocessingLayer(Layer, KerasConfig):
+class ImagePreprocessingLayer(Layer):
     """Subclasses implement ``_transform(x, training)`` on a channels-last float batch Tensor."""
     factor_bounds = None          # (low, high): the layer takes Keras' ``factor`` argument
 

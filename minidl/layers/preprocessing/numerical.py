@@ -8,14 +8,13 @@ import numpy as np
 from ... import backend
 from ...autograd import Tensor
 from ...saving.serialization_lib import deserialize_keras_object, serialize_keras_object
-from .._keras_config import KerasConfig, dtype_from_config
 from ..base import Layer, format_shape
 from .base import as_float
 
 EPSILON = 1e-7
 
 
-class Rescaling(Layer, KerasConfig):
+class Rescaling(Layer):
     """y = x * scale + offset, e.g. ``Rescaling(1 / 255)`` maps pixels to [0, 1] and
     ``Rescaling(1 / 127.5, offset=-1)`` to [-1, 1]. ``scale`` and ``offset`` may be arrays that
     broadcast over the last axis (one per channel). Integer inputs become floats."""
@@ -48,9 +47,7 @@ class Rescaling(Layer, KerasConfig):
         config = dict(config)
         config['scale'] = deserialize_keras_object(config['scale'], custom_objects=custom_objects)
         config['offset'] = deserialize_keras_object(config['offset'], custom_objects=custom_objects)
-        if 'dtype' in config:
-            config['dtype'] = dtype_from_config(config['dtype'])
-        return cls(**config)
+        return super().from_config(config)
 
 
 def _first(batch):
@@ -58,7 +55,7 @@ def _first(batch):
     return batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
-class Normalization(Layer, KerasConfig):
+class Normalization(Layer):
     """y = (x - mean) / max(sqrt(variance), 1e-7) per entry of ``axis`` (the kept axes; by default
     the last: one mean and variance per feature or channel); ``invert=True`` computes
     x * max(sqrt(variance), 1e-7) + mean instead.
@@ -212,13 +209,6 @@ class Normalization(Layer, KerasConfig):
     def get_config(self):
         return {**super().get_config(), 'axis': self.axis, 'invert': self.invert,
                 'mean': np.array(self.input_mean).tolist(), 'variance': np.array(self.input_variance).tolist()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if 'dtype' in config:
-            config['dtype'] = dtype_from_config(config['dtype'])
-        return cls(**config)
 
     def get_build_config(self):
         if self._build_input_shape:
