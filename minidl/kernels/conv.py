@@ -86,6 +86,11 @@ def _bias_grad(gy, inputs):
     return None if len(inputs) == 2 else sum_rows(gy.reshape(-1, gy.shape[-1]))
 
 
+def _plain(dilation, groups):
+    """No dilation and one group: the convolutions the forms below were written for."""
+    return groups == 1 and (dilation is None or all(d == 1 for d in dilation))
+
+
 # --- the wide-kernel lowerings -----------------------------------------------------------------
 def _wide_kernel(x, w, strides, pads):
     """A stride-1 2-D kernel larger than 3x3 spanning at least a third of the padded width."""
@@ -111,8 +116,8 @@ def _band_diagonals(band, kw):
         band, (kh, kw, channels, ow, filters), (s0, s1, s2, s1 + s3, s4))
 
 
-@register('conv', backend='numpy', when=lambda x, w, *b, strides, pads, op: _wide_kernel(x, w, strides, pads)
-          and _fft_pays(x))
+@register('conv', backend='numpy', when=lambda x, w, *b, strides, pads, op, dilation=None, groups=1:
+          _plain(dilation, groups) and _wide_kernel(x, w, strides, pads) and _fft_pays(x))
 class FFTConv2D(Function):
     """Stride-1 conv2d by the convolution theorem, for wide kernels over several channels.
 
@@ -124,7 +129,7 @@ class FFTConv2D(Function):
       gw = irfft2(X^T @ conj(GY))[:kh, :kw]      (correlation of the input with gy)
       gx = irfft2(GY @ W^T) cropped to the input (convolution of gy with the kernel)
     scipy.fft on the CPU; NumPy only until it has been measured on a GPU."""
-    def __init__(self, strides, pads, op='conv2d'):
+    def __init__(self, strides, pads, op='conv2d', dilation=None, groups=1):
         self.pads, self.op = pads, op
 
     def forward(self, x, w, b=None):
@@ -160,7 +165,8 @@ class FFTConv2D(Function):
         return (gx, gw) if len(self.inputs) == 2 else (gx, gw, _bias_grad(gy, self.inputs))
 
 
-@register('conv', when=lambda x, w, *b, strides, pads, op: _wide_kernel(x, w, strides, pads))
+@register('conv', when=lambda x, w, *b, strides, pads, op, dilation=None, groups=1:
+          _plain(dilation, groups) and _wide_kernel(x, w, strides, pads))
 class BandedConv2D(Function):
     """Stride-1 conv2d lowered along the rows only, for kernels wide relative to the image.
 
@@ -170,7 +176,7 @@ class BandedConv2D(Function):
     smaller than im2col's and the GEMM is 140-280 wide instead of 10. Backward:
     gband = col^T gy, gw = the band's diagonals summed; gx = the kh row offsets of
     gy band^T added back."""
-    def __init__(self, strides, pads, op='conv2d'):
+    def __init__(self, strides, pads, op='conv2d', dilation=None, groups=1):
         self.pads, self.op = pads, op
 
     def forward(self, x, w, b=None):
@@ -211,7 +217,8 @@ class BandedConv2D(Function):
 
 
 # --- im2col with the cheaper input gradients -----------------------------------------------------
-@register('conv')
+@register('conv', when=lambda x, w, *b, strides, pads, op, dilation=None, groups=1:
+          _plain(dilation, groups) and len(x.shape) <= 4)
 class Im2colConv(Function):
     """y = im2col(x) @ w.reshape(-1, F) + b, as the reference, with two faster input gradients:
 
@@ -221,8 +228,9 @@ class Im2colConv(Function):
     * larger strides: col2im of gy w^T one kernel offset at a time (``gy @ w[offset]^T`` into one
       reused block), never the whole (rows, k C) matrix; disjoint windows are written, not added.
 
-    The bias gradient is one matrix-vector product (``sum_rows``)."""
-    def __init__(self, strides, pads, op='conv'):
+    The bias gradient is one matrix-vector product (``sum_rows``). For 1-D and 2-D convolutions
+    without dilation or groups (3-D ones, dilated and grouped ones run the reference)."""
+    def __init__(self, strides, pads, op='conv', dilation=None, groups=1):
         self.strides, self.pads, self.op = strides, pads, op
 
     def forward(self, x, w, b=None):
