@@ -9,9 +9,11 @@ from .activation import (relu, leaky_relu, elu, sigmoid, tanh, softplus, softmax
 from .activation import (general_relu, relu6, selu, celu, gelu, silu, hard_sigmoid, hard_silu,  # noqa: F401
                          softsign, mish, log_sigmoid, hard_tanh, hard_shrink, soft_shrink, tanh_shrink,
                          threshold, sparse_sigmoid, sparse_plus, squareplus, glu, sparsemax)
-from .conv import conv1d, conv2d  # noqa: F401
-from .pool import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, global_avg_pool1d,  # noqa: F401
-                   global_avg_pool2d, global_max_pool1d, global_max_pool2d, upsample2d)
+from .conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,  # noqa: F401
+                   depthwise_conv1d, depthwise_conv2d, separable_conv1d, separable_conv2d)
+from .pool import (max_pool1d, max_pool2d, max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d,  # noqa: F401
+                   global_avg_pool1d, global_avg_pool2d, global_avg_pool3d, global_max_pool1d,
+                   global_max_pool2d, global_max_pool3d, upsample1d, upsample2d, upsample3d)
 from .norm import batch_norm, dropout  # noqa: F401
 from .embedding import embedding  # noqa: F401
 from .loss import (categorical_crossentropy, sparse_categorical_crossentropy,  # noqa: F401

@@ -23,8 +23,13 @@ Along one axis, with input size ``n``, kernel size ``k``, stride ``s`` and dilat
 * output position ``o`` reads the padded input at ``o s + i d`` for the kernel offsets
   ``i = 0 .. k - 1``, so the padded size must hold ``(out - 1) s + k_eff`` positions.
 
-The transposed convolution (the adjoint of a strided convolution, ``Conv2DTranspose``) maps a
-size ``n`` back to ``transposed_output_length(n, ...)``, Keras' rule.
+The transposed convolution (``Conv2DTranspose``) is the adjoint of a strided convolution: it
+maps a size ``n`` back to ``L = transposed_output_length(n, ...)`` (Keras' rule), and is exactly
+the input gradient of the convolution that maps a size ``L`` to ``n``. That convolution's pads
+(``transposed_pad_amounts``) come from one rule for both paddings: the ``(n - 1) s + k_eff``
+positions the windows span, less ``L``, is the total; ``before = max(total, 0) // 2`` and
+``after = total - before``. ``after`` is negative when ``L`` is longer than the windows reach
+(``output_padding``, or 'valid' with ``s > k_eff``): those last outputs receive only the bias.
 """
 import numpy as np
 
@@ -122,3 +127,42 @@ def transposed_output_length(size, kernel, stride, padding, output_padding=None,
     if output_padding is None:
         return size * stride
     return (size - 1) * stride + k_eff % 2 + output_padding
+
+
+def transposed_pad_amounts(spatial, kernel, strides, padding, output_padding=None, dilation=None, owner=None):
+    """((before, after), ...) per spatial axis: the pads of the convolution whose input gradient
+    is this transposed convolution (see the module docstring; ``after`` may be negative, which
+    means the convolution's input is that much longer than its windows read). The padding rule
+    ('valid' or 'same') is checked here, naming ``owner``."""
+    rule = normalize_padding(padding, owner, ('valid', 'same'))
+    nd = len(spatial)
+    dilation = dilation or (1,) * nd
+    output_padding = (None,) * nd if output_padding is None else output_padding
+    pads = []
+    for n, k, s, extra, d in zip(spatial, kernel, strides, output_padding, dilation):
+        total = (n - 1) * s + effective_kernel(k, d) - transposed_output_length(n, k, s, rule, extra, d)
+        before = max(total, 0) // 2
+        pads.append((before, total - before))
+    return tuple(pads)
+
+
+def normalize_output_padding(output_padding, strides, owner=None):
+    """None, or an ``len(strides)``-tuple of ints with 0 <= output_padding < stride (Keras' rule)."""
+    if output_padding is None:
+        return None
+    n = len(strides)
+    values = (output_padding,) * n if isinstance(output_padding, (int, np.integer)) else output_padding
+    where = f'{owner}: ' if owner else ''
+    try:
+        values = tuple(values)
+    except TypeError:
+        values = ()
+    if len(values) != n or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
+                                   for v in values):
+        raise ValueError(f'{where}output_padding must be None, a non-negative int or a sequence of {n} of them, '
+                         f'got {output_padding!r}.')
+    for axis, (extra, s) in enumerate(zip(values, strides)):
+        if extra >= s:
+            raise ValueError(f'{where}output_padding must be smaller than the stride on every axis; on axis {axis} '
+                             f'it is {extra} with stride {s} (output_padding={values}, strides={tuple(strides)}).')
+    return tuple(int(v) for v in values)

@@ -1,4 +1,5 @@
-"""Pooling and upsampling on channels-last data, the reference, over ``conv.py``'s windows.
+"""Pooling and upsampling on channels-last data in 1, 2 or 3 spatial dimensions, the reference,
+over ``conv.py``'s windows.
 
 ``window_view`` shows every window of the padded input as one array ``(N, *out, *pool, C)``
 (no copy); a pooling is a reduction over its window axes, and its backward is ``col2im`` of
@@ -10,9 +11,9 @@ in ``minidl/kernels/pool.py``.
 import math
 
 from .. import kernels
-from ..autograd import Function
+from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from . import geometry
+from . import geometry, image
 from .conv import col2im, pad_spatial, window_view
 from .reduce import max as reduce_max, mean as reduce_mean
 
@@ -68,26 +69,36 @@ class AvgPool(Function):
 
 
 class UpSample(Function):
-    """Nearest neighbour: y[n, i, j, c] = x[n, i // sh, j // sw, c]; the gradient sums each block."""
+    """Nearest neighbour over every spatial axis: y[n, *i, c] = x[n, *(i // size), c] (each input
+    position repeated ``size`` times along its axis). Backward: each block of ``prod(size)``
+    output positions sums back onto the one input position it copied."""
     def __init__(self, size):
-        self.size = size
+        self.size = tuple(size)
 
     def forward(self, x):
-        n, h, w, c = x.shape
-        sh, sw = self.size
         xp = get_array_module(x)
-        blocks = xp.broadcast_to(x[:, :, None, :, None, :], (n, h, sh, w, sw, c))
-        return blocks.reshape(n, h * sh, w * sw, c)
+        spatial = x.shape[1:-1]
+        blocks = x.reshape(self._interleaved(spatial, x.shape, 1))           # (N, n1, 1, n2, 1, ..., C)
+        repeated = xp.broadcast_to(blocks, self._interleaved(spatial, x.shape, None))
+        return repeated.reshape((x.shape[0],) + tuple(n * r for n, r in zip(spatial, self.size)) + x.shape[-1:])
 
     def backward(self, gy):
-        n, h, w, c = self.inputs[0].shape
-        return gy.reshape(n, h, self.size[0], w, self.size[1], c).sum(axis=(2, 4))
+        x_shape = self.inputs[0].shape
+        blocks = gy.reshape(self._interleaved(x_shape[1:-1], x_shape, None))
+        return blocks.sum(axis=tuple(range(2, 2 * len(self.size) + 1, 2)))
+
+    def _interleaved(self, spatial, shape, repeat):
+        """(N, n1, r1, n2, r2, ..., C), with every r = ``repeat`` (or the size when None)."""
+        axes = tuple(v for n, r in zip(spatial, self.size) for v in (n, r if repeat is None else repeat))
+        return (shape[0],) + axes + (shape[-1],)
+
+
+_LAYOUTS = {1: '(N, W, C)', 2: '(N, H, W, C)', 3: '(N, D, H, W, C)'}
 
 
 def _check_rank(op, x, nd):
-    layout = '(N, W, C)' if nd == 1 else '(N, H, W, C)'
     if len(x.shape) != nd + 2:
-        raise ValueError(f'{op}: expected an input {layout}, got shape {tuple(x.shape)}.')
+        raise ValueError(f'{op}: expected an input {_LAYOUTS[nd]}, got shape {tuple(x.shape)}.')
 
 
 def _pool(name, reference, op, nd, x, pool_size, strides, padding):
@@ -119,6 +130,16 @@ def avg_pool1d(x, pool_size=2, strides=None, padding='valid'):
     return _pool('avg_pool', AvgPool, 'avg_pool1d', 1, x, pool_size, strides, padding)
 
 
+def max_pool3d(x, pool_size=2, strides=None, padding='valid'):
+    """Keras MaxPooling3D on x (N, D, H, W, C); strides default to the pool size."""
+    return _pool('max_pool', MaxPool, 'max_pool3d', 3, x, pool_size, strides, padding)
+
+
+def avg_pool3d(x, pool_size=2, strides=None, padding='valid'):
+    """Keras AveragePooling3D on x (N, D, H, W, C); strides default to the pool size."""
+    return _pool('avg_pool', AvgPool, 'avg_pool3d', 3, x, pool_size, strides, padding)
+
+
 def global_avg_pool2d(x):
     """Mean over H and W: (N, H, W, C) -> (N, C)."""
     _check_rank('global_avg_pool2d', x, 2)
@@ -143,7 +164,38 @@ def global_max_pool1d(x):
     return reduce_max(x, axis=1)
 
 
-def upsample2d(x, size=2):
-    """Keras UpSampling2D (nearest): (N, H, W, C) -> (N, H*sh, W*sw, C)."""
+def global_avg_pool3d(x):
+    """Mean over D, H and W: (N, D, H, W, C) -> (N, C)."""
+    _check_rank('global_avg_pool3d', x, 3)
+    return reduce_mean(x, axis=(1, 2, 3))
+
+
+def global_max_pool3d(x):
+    """Max over D, H and W: (N, D, H, W, C) -> (N, C); tied maxima share the gradient."""
+    _check_rank('global_max_pool3d', x, 3)
+    return reduce_max(x, axis=(1, 2, 3))
+
+
+def upsample1d(x, size=2):
+    """Keras UpSampling1D: every step repeated ``size`` times, (N, W, C) -> (N, W*size, C)."""
+    _check_rank('upsample1d', x, 1)
+    return UpSample(geometry.normalize_tuple(size, 1, 'size', 'upsample1d'))(x)
+
+
+def upsample2d(x, size=2, interpolation='nearest'):
+    """Keras UpSampling2D: (N, H, W, C) -> (N, H*sh, W*sw, C). 'nearest' repeats every pixel;
+    'bilinear' is ``image.resize`` to that size (half-pixel centres, as Keras' ``ops.image.resize``)."""
     _check_rank('upsample2d', x, 2)
-    return UpSample(geometry.normalize_tuple(size, 2, 'size', 'upsample2d'))(x)
+    size = geometry.normalize_tuple(size, 2, 'size', 'upsample2d')
+    if interpolation == 'nearest':
+        return UpSample(size)(x)
+    if interpolation != 'bilinear':
+        raise ValueError(f"upsample2d: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}.")
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    return image.resize(x, (x.shape[1] * size[0], x.shape[2] * size[1]), 'bilinear')
+
+
+def upsample3d(x, size=2):
+    """Keras UpSampling3D (nearest): (N, D, H, W, C) -> (N, D*sd, H*sh, W*sw, C)."""
+    _check_rank('upsample3d', x, 3)
+    return UpSample(geometry.normalize_tuple(size, 3, 'size', 'upsample3d'))(x)

@@ -5,8 +5,9 @@ the math in the docstring. This package holds their *fast* forms (CUDA kernels, 
 in-place NumPy variants, other lowerings), one module per family:
 
 =================  ===========================================================================
-``conv.py``        ``conv``: the banded and FFT lowerings of wide 2-D kernels, and im2col with
-                   the stride-1 transposed-correlation input gradient (CUDA im2col on the GPU)
+``conv.py``        ``conv``: the banded and FFT lowerings of wide 2-D kernels, depthwise convs
+                   offset by offset, and im2col with the stride-1 transposed-correlation input
+                   gradient (CUDA im2col on the GPU)
 ``pool.py``        ``max_pool``: one CUDA kernel each way for disjoint windows; offset-by-offset
                    passes written in place otherwise
 ``norm.py``        ``batch_norm``, ``dropout``: fused NumPy passes, one CUDA kernel per step

@@ -1,21 +1,29 @@
 """Fast forms of the ``conv`` op (reference: ``functional/conv.py``'s im2col ``Conv``).
 
-Three Functions, each with the reference's constructor ``(strides, pads, op)``, tried in this
-order (the first whose rule accepts the call computes it):
+Four Functions, each with the reference's constructor ``(strides, pads, op, dilation, groups)``,
+tried in this order (the first whose rule accepts the call computes it):
 
 ``BandedConv2D``  stride-1 2-D kernels larger than 3x3 that span a third of the padded width or
                   more (the course's 24x24 and 12x12 MNIST kernels), over a single input
                   channel or on the GPU: the rows are lowered against a banded weight matrix.
 ``FFTConv2D``     the same wide kernels over several channels, on the CPU: the convolution
                   theorem.
-``Im2colConv``    every other convolution: im2col + GEMM as the reference, with a cheaper input
-                  gradient (for stride 1, a second correlation; else one kernel offset at a time
-                  into one reused block) and, on the GPU, one CUDA kernel that pads and copies.
+``DepthwiseConv``  one group per input channel (DepthwiseConv1D/2D, the first step of
+                  SeparableConv1D/2D), any stride and dilation, on both backends: one multiply-add
+                  over the whole batch per kernel offset instead of C tiny matrix products.
+``Im2colConv``    every other 1-D or 2-D convolution without dilation or groups: im2col + GEMM as
+                  the reference, with a cheaper input gradient (for stride 1, a second
+                  correlation; else one kernel offset at a time into one reused block) and, on
+                  the GPU, one CUDA kernel that pads and copies. (Dilated, grouped and 3-D
+                  convolutions run the reference.)
 
 Why: with a 24x24 kernel on a 28x28 image im2col's column matrix is 576 times the input and its
 GEMM only F = 10 wide; the banded column matrix is 13x smaller and its GEMM 140-280 wide. A 3x3
 kernel's column matrix is only 9 times its input, and im2col is faster even on a 4x4 map
-(512x4x4x128 -> 128: 30 ms forward + backward, against 46 banded and 79 by FFT).
+(512x4x4x128 -> 128: 30 ms forward + backward, against 46 banded and 79 by FFT). A depthwise
+kernel has a single input channel per group: the reference's G matrix products are each
+(rows, K) @ (K, M), far too thin for a GEMM, while a multiply-add per kernel offset streams the
+batch once per offset (128x32x32x32, 3x3: 7.4 s forward + backward by the grouped GEMMs).
 """
 import math
 
@@ -86,6 +94,11 @@ def _bias_grad(gy, inputs):
     return None if len(inputs) == 2 else sum_rows(gy.reshape(-1, gy.shape[-1]))
 
 
+def _plain(dilation, groups):
+    """No dilation and one group: the convolutions the forms below were written for."""
+    return groups == 1 and (dilation is None or all(d == 1 for d in dilation))
+
+
 # --- the wide-kernel lowerings -----------------------------------------------------------------
 def _wide_kernel(x, w, strides, pads):
     """A stride-1 2-D kernel larger than 3x3 spanning at least a third of the padded width."""
@@ -111,8 +124,8 @@ def _band_diagonals(band, kw):
         band, (kh, kw, channels, ow, filters), (s0, s1, s2, s1 + s3, s4))
 
 
-@register('conv', backend='numpy', when=lambda x, w, *b, strides, pads, op: _wide_kernel(x, w, strides, pads)
-          and _fft_pays(x))
+@register('conv', backend='numpy', when=lambda x, w, *b, strides, pads, op, dilation=None, groups=1:
+          _plain(dilation, groups) and _wide_kernel(x, w, strides, pads) and _fft_pays(x))
 class FFTConv2D(Function):
     """Stride-1 conv2d by the convolution theorem, for wide kernels over several channels.
 
@@ -124,7 +137,7 @@ class FFTConv2D(Function):
       gw = irfft2(X^T @ conj(GY))[:kh, :kw]      (correlation of the input with gy)
       gx = irfft2(GY @ W^T) cropped to the input (convolution of gy with the kernel)
     scipy.fft on the CPU; NumPy only until it has been measured on a GPU."""
-    def __init__(self, strides, pads, op='conv2d'):
+    def __init__(self, strides, pads, op='conv2d', dilation=None, groups=1):
         self.pads, self.op = pads, op
 
     def forward(self, x, w, b=None):
@@ -160,7 +173,8 @@ class FFTConv2D(Function):
         return (gx, gw) if len(self.inputs) == 2 else (gx, gw, _bias_grad(gy, self.inputs))
 
 
-@register('conv', when=lambda x, w, *b, strides, pads, op: _wide_kernel(x, w, strides, pads))
+@register('conv', when=lambda x, w, *b, strides, pads, op, dilation=None, groups=1:
+          _plain(dilation, groups) and _wide_kernel(x, w, strides, pads))
 class BandedConv2D(Function):
     """Stride-1 conv2d lowered along the rows only, for kernels wide relative to the image.
 
@@ -170,7 +184,7 @@ class BandedConv2D(Function):
     smaller than im2col's and the GEMM is 140-280 wide instead of 10. Backward:
     gband = col^T gy, gw = the band's diagonals summed; gx = the kh row offsets of
     gy band^T added back."""
-    def __init__(self, strides, pads, op='conv2d'):
+    def __init__(self, strides, pads, op='conv2d', dilation=None, groups=1):
         self.pads, self.op = pads, op
 
     def forward(self, x, w, b=None):
@@ -210,8 +224,123 @@ class BandedConv2D(Function):
         return (gx, gw) if len(self.inputs) == 2 else (gx, gw, _bias_grad(gy, self.inputs))
 
 
+# --- depthwise: one group per channel, offset by offset -------------------------------------------
+def _is_depthwise(x, w, groups):
+    return groups > 1 and groups == x.shape[-1] and w.shape[-2] == 1
+
+
+def _dilated_index(offset, strides, out, dilation):
+    return ((slice(None),) + tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                                   for o, s, n, d in zip(offset, strides, out, dilation)) + (slice(None),))
+
+
+_CHUNK_ELEMENTS = 1 << 16     # per array of one batch chunk: 256 KiB in float32, so the passes stay in cache
+
+
+def _lanes(a, merge):
+    """``a`` (..., W, C) as (..., W C) when ``merge``, so that NumPy's inner loops run W C long
+    instead of C. ``merge`` promises that the two axes are adjacent in memory (a contiguous array,
+    or a view of one with step 1 along W), so the reshape is a view and writes go through."""
+    return a.reshape(a.shape[:-2] + (-1,)) if merge else a
+
+
+@register('conv', when=lambda x, w, *b, strides, pads, op, dilation=None, groups=1: _is_depthwise(x, w, groups))
+class DepthwiseConv(Function):
+    """A convolution with one group per input channel, kernel (*k, 1, C M), as multiply-adds:
+
+      y[n, *o, c, m] = sum_i xpad[n, *(o s + i d), c] w[*i, c, m]    (+ b; channel c M + m)
+
+    one multiply-add per kernel offset i (and multiplier m) over the strided view
+    ``xpad[offset]`` (n, *out, C). Backward, per offset: gw[i, :, m] = the sum over (n, *o) of
+    view * gy_m (``einsum``), gxpad[offset] += gy_m w[i, :, m]. No column matrix is built; the
+    batch is walked in chunks of about 64 Ki elements, so that the K passes over a chunk run in
+    cache instead of streaming the whole batch K times, and with stride 1 along the last
+    spatial axis the last two axes are one (W C) lane per row, the weights tiled along it."""
+    def __init__(self, strides, pads, op='conv', dilation=None, groups=1):
+        self.strides, self.pads, self.op = strides, pads, op
+        self.dilation = dilation
+
+    def _geometry(self, x_shape, w):
+        """The taps (K, M, lane): w[*i, :, m], tiled W times when the lanes merge."""
+        xp = get_array_module(w)
+        nd = len(x_shape) - 2
+        self.kernel = tuple(w.shape[:nd])
+        self.dilation = tuple(self.dilation or (1,) * nd)
+        self.multiplier = w.shape[-1] // x_shape[-1]
+        effective = tuple((k - 1) * d + 1 for k, d in zip(self.kernel, self.dilation))
+        self.out = _out_shape(x_shape[1:-1], self.pads, effective, self.strides)
+        self.merge = self.strides[-1] == 1
+        self.chunk = max(1, _CHUNK_ELEMENTS // (math.prod(self.out) * x_shape[-1]))
+        taps = w.reshape(-1, x_shape[-1], self.multiplier).transpose(0, 2, 1)          # (K, M, C)
+        return xp.tile(taps, self.out[-1]) if self.merge else taps
+
+    def _views(self, batch):
+        """(k, the index of xpad[batch] that kernel offset k reads) for every offset."""
+        for k, offset in enumerate(np.ndindex(*self.kernel)):
+            index = (batch,) + _dilated_index(offset, self.strides, self.out, self.dilation)[1:]
+            yield k, index
+
+    def forward(self, x, w, b=None):
+        xp = get_array_module(x)
+        taps = self._geometry(x.shape, w)
+        self.xpad = xp.ascontiguousarray(_pad(x, self.pads))
+        n, channels, multiplier = x.shape[0], x.shape[-1], self.multiplier
+        per_m = xp.empty((multiplier, n) + self.out + (channels,), x.dtype)      # (M, N, *out, C)
+        term = xp.empty((min(self.chunk, n),) + self.out + (channels,), x.dtype)
+        bias = None if b is None else b.reshape(channels, multiplier).T                  # (M, C)
+        if bias is not None and self.merge:
+            bias = xp.tile(bias, self.out[-1])
+        for start in range(0, n, self.chunk):
+            batch = slice(start, start + self.chunk)
+            t = _lanes(term[:min(self.chunk, n - start)], self.merge)
+            for m in range(multiplier):
+                acc = _lanes(per_m[m, batch], self.merge)
+                for k, index in self._views(batch):
+                    view = _lanes(self.xpad[index], self.merge)
+                    xp.multiply(view, taps[k, m], out=acc if k == 0 else t)
+                    if k:
+                        acc += t
+                if bias is not None:
+                    acc += bias[m]
+        y = per_m[0] if multiplier == 1 else xp.ascontiguousarray(xp.moveaxis(per_m, 0, -1))
+        return y.reshape((n,) + self.out + (-1,))
+
+    def backward(self, gy):
+        x, w = self.inputs[0], self.inputs[1]
+        xp = get_array_module(gy)
+        n, channels, multiplier = x.shape[0], x.shape[-1], self.multiplier
+        taps = self._geometry(x.shape, w.data)
+        g = gy.reshape(gy.shape[:-1] + (channels, multiplier))
+        per_m = g[None, ..., 0] if multiplier == 1 else xp.ascontiguousarray(xp.moveaxis(g, -1, 0))
+        per_m = xp.ascontiguousarray(per_m)
+        gw = xp.zeros(taps.shape, gy.dtype) if w.requires_grad else None                # (K, M, lane)
+        gxpad = xp.zeros(self.xpad.shape, gy.dtype) if x.requires_grad else None
+        term = xp.empty((min(self.chunk, n),) + self.out + (channels,), gy.dtype)
+        lead = 'abcd'[:len(self.out) + (0 if self.merge else 1)]
+        spec = f'{lead}z,{lead}z->z'                  # the sum over the batch and output rows
+        for start in range(0, n, self.chunk):
+            batch = slice(start, start + self.chunk)
+            t = _lanes(term[:min(self.chunk, n - start)], self.merge)
+            for m in range(multiplier):
+                gm = _lanes(per_m[m, batch], self.merge)
+                for k, index in self._views(batch):
+                    if gw is not None:
+                        gw[k, m] += xp.einsum(spec, _lanes(self.xpad[index], self.merge), gm)
+                    if gxpad is not None:
+                        xp.multiply(gm, taps[k, m], out=t)
+                        lanes = _lanes(gxpad[index], self.merge)
+                        lanes += t
+        gx = None if gxpad is None else _crop(gxpad, self.pads)
+        if gw is not None:
+            if self.merge:                                            # fold the W tiles back onto C
+                gw = gw.reshape(gw.shape[:2] + (self.out[-1], channels)).sum(axis=2)
+            gw = gw.transpose(0, 2, 1).reshape(w.shape)               # (K, C, M) -> (*k, 1, C M)
+        return (gx, gw) if len(self.inputs) == 2 else (gx, gw, _bias_grad(gy, self.inputs))
+
+
 # --- im2col with the cheaper input gradients -----------------------------------------------------
-@register('conv')
+@register('conv', when=lambda x, w, *b, strides, pads, op, dilation=None, groups=1:
+          _plain(dilation, groups) and len(x.shape) <= 4)
 class Im2colConv(Function):
     """y = im2col(x) @ w.reshape(-1, F) + b, as the reference, with two faster input gradients:
 
@@ -221,8 +350,9 @@ class Im2colConv(Function):
     * larger strides: col2im of gy w^T one kernel offset at a time (``gy @ w[offset]^T`` into one
       reused block), never the whole (rows, k C) matrix; disjoint windows are written, not added.
 
-    The bias gradient is one matrix-vector product (``sum_rows``)."""
-    def __init__(self, strides, pads, op='conv'):
+    The bias gradient is one matrix-vector product (``sum_rows``). For 1-D and 2-D convolutions
+    without dilation or groups (3-D ones, dilated and grouped ones run the reference)."""
+    def __init__(self, strides, pads, op='conv', dilation=None, groups=1):
         self.strides, self.pads, self.op = strides, pads, op
 
     def forward(self, x, w, b=None):

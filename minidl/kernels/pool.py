@@ -1,9 +1,9 @@
 """Fast forms of the ``max_pool`` op (reference: ``functional/pool.py``'s ``MaxPool``), with the
 reference's constructor ``(pool, strides, pads, op)``, tried in this order:
 
-``MaxPoolGPU``      CuPy, disjoint windows (stride >= pool, Keras' default) of at most 127
-                    elements: one kernel forward (maximum and its int8 arg-max) and one backward.
-``MaxPoolOffsets``  everything else: no window copy and no arg-max array. The forward is one
+``MaxPoolGPU``      CuPy, 1-D and 2-D disjoint windows (stride >= pool, Keras' default) of at
+                    most 127 elements: one kernel forward (maximum and its int8 arg-max) and one backward.
+``MaxPoolOffsets``  everything else (3-D pooling too): no window copy and no arg-max array. The forward is one
                     ``maximum`` pass per kernel offset into one output buffer; the backward walks
                     the offsets again, sending ``gy`` where the window's maximum is and no earlier
                     offset took it, written in place into ``gx`` for disjoint windows.
@@ -29,7 +29,8 @@ def _out_shape(spatial, pads, pool, strides):
 
 
 @register('max_pool', backend='cupy',
-          when=lambda x, pool, strides, pads, op: _disjoint(pool, strides) and math.prod(pool) <= 127)
+          when=lambda x, pool, strides, pads, op: len(x.shape) <= 4 and _disjoint(pool, strides)
+          and math.prod(pool) <= 127)
 class MaxPoolGPU(Function):
     """Disjoint windows on the GPU: y = the maximum of each window (padding excluded) and
     arg = its row-major position in the window (int8, the first one on ties); backward,

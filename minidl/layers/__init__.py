@@ -3,10 +3,18 @@ from .base import Layer, InputSpec, KerasTensor, clear_session  # noqa: F401
 from .core import InputLayer, Input, Dense, Flatten, Reshape, Lambda, Identity  # noqa: F401
 from .activations import Activation, ReLU, LeakyReLU, ELU, PReLU, Softmax  # noqa: F401
 from .conv import Conv1D, Conv2D, Convolution1D, Convolution2D  # noqa: F401
+from .conv import (Conv3D, Convolution3D, Conv1DTranspose, Conv2DTranspose, Conv3DTranspose,  # noqa: F401
+                   Convolution1DTranspose, Convolution2DTranspose, Convolution3DTranspose, DepthwiseConv1D,
+                   DepthwiseConv2D, SeparableConv1D, SeparableConv2D, SeparableConvolution1D,
+                   SeparableConvolution2D)
 from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,  # noqa: F401
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
                       GlobalMaxPooling2D, UpSampling2D, ZeroPadding2D, MaxPool1D, MaxPool2D,
                       AvgPool1D, AvgPool2D)
+from .pooling import (MaxPooling3D, AveragePooling3D, GlobalAveragePooling3D, GlobalMaxPooling3D,  # noqa: F401
+                      MaxPool3D, AvgPool3D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D,
+                      GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D, UpSampling1D, UpSampling3D,
+                      ZeroPadding1D, ZeroPadding3D, Cropping1D, Cropping2D, Cropping3D)
 from .normalization import BatchNormalization  # noqa: F401
 from .regularization import (Dropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D,  # noqa: F401
                              ActivityRegularization)
