@@ -19,6 +19,16 @@ depend on content).
 * Keras runs on TensorFlow on the CPU and on its PyTorch backend on the GPU (``KERAS_BACKEND``
   overrides). A framework that cannot be imported or has no GPU gives status 'n/a', not a crash.
 
+* ``--threads N`` sets every thread pool of the process to N: BLAS and OpenMP (threadpoolctl),
+  PyTorch's intra-op threads, TensorFlow's intra- and inter-op pools. Without it each framework
+  keeps its default (PyTorch gets one thread per core it may run on). Either way the result
+  records what was in effect (``runtime``): every threadpoolctl pool with its library, kernel
+  architecture and thread count, PyTorch's and TensorFlow's own pools, the thread and OpenBLAS
+  environment variables, and minidl's host-memory setting with a re-fault probe
+  (``minidl.host_memory.refault_pages``; the probe runs in the Keras and PyTorch processes too,
+  for their allocator). Each epoch also records its CPU seconds (``process_time``) and minor page
+  faults, which tell a slow epoch from a starved one on a shared machine.
+
 The last line printed is ``RESULT_JSON {...}`` (also written to ``--json``); run_models.py reads it.
 ``--profile FILE`` writes cProfile's top lines (by tottime) over the measured epochs.
 """
@@ -58,12 +68,79 @@ def peak_rss_mb():
 
 def blas_info():
     """The BLAS libraries loaded in this process: API, kernel architecture, threads."""
+    return [lib for lib in thread_pools() if lib.get('user_api') == 'blas']
+
+
+def thread_pools():
+    """Every native thread pool threadpoolctl finds in this process (BLAS and OpenMP): API,
+    library file, kernel architecture, threads."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    return [{k: lib.get(k) for k in ('internal_api', 'architecture', 'num_threads', 'version')}
-            for lib in threadpool_info() if lib.get('user_api') == 'blas']
+    keys = ('user_api', 'internal_api', 'architecture', 'num_threads', 'version', 'threading_layer')
+    return [dict({k: lib.get(k) for k in keys}, library=os.path.basename(lib.get('filepath') or ''))
+            for lib in threadpool_info()]
+
+
+THREAD_ENV = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE',
+              'OMP_WAIT_POLICY', 'GOMP_SPINCOUNT', 'KMP_BLOCKTIME', 'TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS',
+              'MINIDL_HOST_MEMORY', 'MINIDL_KERNELS', 'MALLOC_MMAP_MAX_', 'MALLOC_TRIM_THRESHOLD_')
+
+
+def set_threads(n):
+    """Every thread pool of this process to ``n`` threads, before the frameworks start theirs
+    (the parent also sets the environment variables: OpenMP reads them when it loads)."""
+    for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+        os.environ[var] = str(n)
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(n)
+    except ImportError:
+        pass
+
+
+def runtime_info():
+    """What decides speed in this process besides the code: thread pools, thread and allocator
+    environment, minidl's host-memory setting and whether freed memory is re-faulted."""
+    info = {'thread_pools': thread_pools(),
+            'env': {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
+            'affinity_cores': len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()}
+    if 'torch' in sys.modules:
+        torch = sys.modules['torch']
+        info['torch'] = {'intra_op_threads': torch.get_num_threads(), 'inter_op_threads': torch.get_num_interop_threads(),
+                         'parallel_info': torch.__config__.parallel_info().splitlines()[:12]}
+    if 'tensorflow' in sys.modules:
+        tf = sys.modules['tensorflow']
+        # 0 means TensorFlow's default: one thread per core (intra) and a pool it sizes itself (inter)
+        info['tensorflow'] = {'intra_op_threads': tf.config.threading.get_intra_op_parallelism_threads(),
+                              'inter_op_threads': tf.config.threading.get_inter_op_parallelism_threads()}
+    hm = sys.modules.get('minidl.host_memory')
+    if hm is not None:  # an older minidl (compare.py times old revisions) has no state/probe
+        info['minidl_host_memory'] = getattr(hm, 'state', {}).get('setting', 'set at import (older minidl)')
+        info['refault_pages_16mib'] = hm.refault_pages() if hasattr(hm, 'refault_pages') else _refault_probe()
+    else:
+        info['minidl_host_memory'] = 'not imported (glibc defaults)'
+        info['refault_pages_16mib'] = _refault_probe()
+    return info
+
+
+def _refault_probe(nbytes=16 * 2 ** 20):
+    """minidl.host_memory.refault_pages without importing minidl (for the Keras and PyTorch
+    processes): minor faults of allocating, touching and freeing 16 MiB a second time."""
+    def touch():
+        a = np.empty(nbytes, np.uint8)
+        a.fill(1)
+        del a
+    touch()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    touch()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+def _counters():
+    """(wall, CPU seconds of this process, minor page faults) now."""
+    return time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def minidl_source():
@@ -195,17 +272,20 @@ def _epoch_timer_class(callback_base, sync, sample, profiler):
     class EpochTimer(callback_base):
         def __init__(self):
             super().__init__()
-            self.times = []
+            self.times, self.cpu_times, self.faults = [], [], []
             self._t0 = None
 
         def on_epoch_begin(self, epoch, logs=None):
             sync()
             profiler.enable(epoch)
-            self._t0 = time.perf_counter()
+            self._t0 = _counters()
 
         def on_epoch_end(self, epoch, logs=None):
             sync()
-            self.times.append(time.perf_counter() - self._t0)
+            now = _counters()
+            self.times.append(now[0] - self._t0[0])
+            self.cpu_times.append(now[1] - self._t0[1])
+            self.faults.append(now[2] - self._t0[2])
             profiler.disable()
             if sample is not None:
                 sample()
@@ -215,8 +295,14 @@ def _epoch_timer_class(callback_base, sync, sample, profiler):
     return EpochTimer()
 
 
-def run_keras_style(framework, spec, device, x, y, epochs, batch_size, predict_batch_size, profiler):
+def run_keras_style(framework, spec, device, x, y, epochs, batch_size, predict_batch_size, profiler, threads=None):
     api, sync, sample, info = _import_keras_style(framework, device)
+    if threads and 'tensorflow' in sys.modules:
+        tf = sys.modules['tensorflow']
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    if threads and 'torch' in sys.modules:
+        sys.modules['torch'].set_num_threads(threads)
     if framework == 'minidl' and device == 'gpu':
         import cupy
         x, y = cupy.asarray(x), cupy.asarray(y)
@@ -232,8 +318,8 @@ def run_keras_style(framework, spec, device, x, y, epochs, batch_size, predict_b
         return out
 
     predict_s = _time_predict(predict, x, predict_batch_size)
-    result = dict(info, epoch_times_s=timer.times, predict_s=predict_s, params=params,
-                  rss_before_model_mb=rss_before_model)
+    result = dict(info, epoch_times_s=timer.times, epoch_cpu_s=timer.cpu_times, epoch_minor_faults=timer.faults,
+                  predict_s=predict_s, params=params, rss_before_model_mb=rss_before_model)
     if framework == 'keras' and info['keras_backend'] == 'torch' and device == 'gpu':
         import torch
         result['device_peak_mb'] = torch.cuda.max_memory_allocated() / 2**20
@@ -249,7 +335,7 @@ def run_keras_style(framework, spec, device, x, y, epochs, batch_size, predict_b
 # ------------------------------------------------------------------------------------------------
 # PyTorch
 # ------------------------------------------------------------------------------------------------
-def run_torch(spec, device, x, y, epochs, batch_size, predict_batch_size, profiler):
+def run_torch(spec, device, x, y, epochs, batch_size, predict_batch_size, profiler, threads=None):
     try:
         import torch
     except ImportError as err:
@@ -261,7 +347,7 @@ def run_torch(spec, device, x, y, epochs, batch_size, predict_batch_size, profil
         dev = torch.device('cuda')
         sync = torch.cuda.synchronize
     else:
-        torch.set_num_threads(len(os.sched_getaffinity(0)))
+        torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
         dev = torch.device('cpu')
         sync = (lambda: None)
     if x.ndim == 4:
@@ -274,11 +360,11 @@ def run_torch(spec, device, x, y, epochs, batch_size, predict_batch_size, profil
     params = sum(p.numel() for p in module.parameters())
     params += sum(b.numel() for b in module.buffers() if b.dtype.is_floating_point)  # BN statistics
     n = xt.shape[0]
-    times = []
+    times, cpu_times, faults = [], [], []
     for epoch in range(epochs):
         sync()
         profiler.enable(epoch)
-        t0 = time.perf_counter()
+        t0 = _counters()
         module.train()
         loss_sum = torch.zeros((), device=dev)
         hit_sum = torch.zeros((), device=dev, dtype=torch.int64)
@@ -296,7 +382,10 @@ def run_torch(spec, device, x, y, epochs, batch_size, predict_batch_size, profil
                 hit_sum += hits(out, yb)
         float(loss_sum), int(hit_sum)  # epoch logs, as Keras reads them (one sync per epoch)
         sync()
-        times.append(time.perf_counter() - t0)
+        now = _counters()
+        times.append(now[0] - t0[0])
+        cpu_times.append(now[1] - t0[1])
+        faults.append(now[2] - t0[2])
         profiler.disable()
 
     def predict(data):
@@ -308,7 +397,8 @@ def run_torch(spec, device, x, y, epochs, batch_size, predict_batch_size, profil
         return result
 
     predict_s = _time_predict(predict, xt, predict_batch_size)
-    result = {'epoch_times_s': times, 'predict_s': predict_s, 'params': int(params),
+    result = {'epoch_times_s': times, 'epoch_cpu_s': cpu_times, 'epoch_minor_faults': faults,
+              'predict_s': predict_s, 'params': int(params),
               'rss_before_model_mb': rss_before_model, 'torch_threads': torch.get_num_threads()}
     if device == 'gpu':
         result['device_peak_mb'] = torch.cuda.max_memory_allocated() / 2**20
@@ -323,17 +413,19 @@ def _time_predict(predict, x, predict_batch_size):
     n = max(predict_batch_size, x.shape[0] // predict_batch_size * predict_batch_size)
     data = x[:n]
     predict(data[:2 * predict_batch_size])
-    times = []
+    times, cpu = [], []
     for _ in range(PREDICT_REPEATS):
-        t0 = time.perf_counter()
+        t0 = _counters()
         predict(data)
-        times.append(time.perf_counter() - t0)
-    return {'samples': int(min(n, x.shape[0])), 'times_s': times}
+        now = _counters()
+        times.append(now[0] - t0[0])
+        cpu.append(now[1] - t0[1])
+    return {'samples': int(min(n, x.shape[0])), 'times_s': times, 'cpu_s': cpu}
 
 
 # ------------------------------------------------------------------------------------------------
 def run_benchmark(framework, device, model, epochs_measured=3, samples=None, batch_size=None,
-                  predict_batch_size=None, profile=None, profile_top=15, seed=0):
+                  predict_batch_size=None, profile=None, profile_top=15, seed=0, threads=None):
     """Measure one (framework, device, model) in this process and return the result dict
     (status 'ok', or 'n/a' with a reason when the framework is not available)."""
     if framework not in FRAMEWORKS:
@@ -353,14 +445,19 @@ def run_benchmark(framework, device, model, epochs_measured=3, samples=None, bat
             'predict_batch_size': predict_batch_size, 'epochs_measured': epochs_measured,
             'data': 'random, real shapes', 'python': platform.python_version(),
             'loadavg_start': os.getloadavg()[0]}
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f'--threads must be at least 1, got {threads}.')
+        set_threads(threads)
+        base['threads_set'] = threads
     x, y = model_defs.make_data(spec, samples, seed)
     profiler = Profiler(profile, profile_top)
     runner_args = (spec, device, x, y, epochs_measured + 1, batch_size, predict_batch_size, profiler)
     try:
         if framework == 'torch':
-            measured = run_torch(*runner_args)
+            measured = run_torch(*runner_args, threads=threads)
         else:
-            measured = run_keras_style(framework, *runner_args)
+            measured = run_keras_style(framework, *runner_args, threads=threads)
     except FrameworkUnavailable as err:
         return dict(base, status='n/a', reason=str(err))
     steady = measured['epoch_times_s'][1:]
@@ -374,9 +471,13 @@ def run_benchmark(framework, device, model, epochs_measured=3, samples=None, bat
         'extrapolated': samples != spec.epoch_size,
         'inference_samples': predict['samples'],
         'inference_times_s': predict['times_s'],
+        'inference_cpu_s': predict['cpu_s'],
         'inference_per_s': predict['samples'] / statistics.median(predict['times_s']),
+        'median_epoch_cpu_s_measured': statistics.median(measured['epoch_cpu_s'][1:]),
+        'cpu_per_epoch': statistics.median(measured['epoch_cpu_s'][1:]) * spec.epoch_size / samples,
         'peak_rss_mb': peak_rss_mb(),
         'blas': blas_info(),
+        'runtime': runtime_info(),
         'loadavg_end': os.getloadavg()[0],
         'profiled': bool(profile),
     })
@@ -385,6 +486,26 @@ def run_benchmark(framework, device, model, epochs_measured=3, samples=None, bat
                   f'batch {batch_size}, top {profile_top} by tottime')
         result['profile_text'] = profiler.write(header)
     return result
+
+
+def threads_summary(runtime):
+    """'openblas 0.3.31 SkylakeX x2, openmp x2; torch intra 2 / inter 2; host memory kept (0 re-faults)'."""
+    parts = [f"{p['internal_api']}{' ' + p['version'] if p.get('version') else ''}"
+             f"{' ' + p['architecture'] if p.get('architecture') else ''} x{p['num_threads']}"
+             for p in runtime.get('thread_pools', [])]
+    text = ', '.join(parts) or 'no native pool seen'
+    if 'torch' in runtime:
+        text += f"; torch intra {runtime['torch']['intra_op_threads']} / inter {runtime['torch']['inter_op_threads']}"
+    if 'tensorflow' in runtime:
+        tf = runtime['tensorflow']
+        text += f"; TF intra {tf['intra_op_threads'] or 'default'} / inter {tf['inter_op_threads'] or 'default'}"
+    env = runtime.get('env', {})
+    shown = [f'{k}={v}' for k, v in env.items() if k not in ('MINIDL_KERNELS',)]
+    if shown:
+        text += '; ' + ' '.join(shown)
+    if 'minidl_host_memory' in runtime:
+        text += f"; host memory {runtime['minidl_host_memory']} ({runtime.get('refault_pages_16mib')} re-faults/16 MiB)"
+    return text
 
 
 def describe(result):
@@ -397,7 +518,9 @@ def describe(result):
                 if result['extrapolated'] else ''),
              f"  measured epochs {', '.join(f'{t:.3f}' for t in result['epoch_times_s'][1:])} s "
              f"(warm-up {result['warmup_epoch_s']:.3f} s)",
-             f"  inference {result['inference_per_s']:,.0f} samples/s; peak RSS {result['peak_rss_mb']:.0f} MiB"]
+             f"  CPU seconds per measured epoch {', '.join(f'{t:.3f}' for t in result['epoch_cpu_s'][1:])}",
+             f"  inference {result['inference_per_s']:,.0f} samples/s; peak RSS {result['peak_rss_mb']:.0f} MiB",
+             f"  threads: {threads_summary(result.get('runtime', {}))}"]
     if 'device_peak_mb' in result:
         lines.append(f"  device peak {result['device_peak_mb']:.0f} MiB ({result['device_peak_kind']})")
     return '\n'.join(lines)
@@ -417,9 +540,11 @@ def main(argv=None):
     parser.add_argument('--json', help='also write the result as JSON to this file')
     parser.add_argument('--profile', help='write cProfile top lines (by tottime) of the measured epochs here')
     parser.add_argument('--profile-top', type=int, default=15)
+    parser.add_argument('--threads', type=int, help='threads of every pool (BLAS, OpenMP, PyTorch, TensorFlow)')
     args = parser.parse_args(argv)
     result = run_benchmark(args.framework, args.device, args.model, args.epochs_measured, args.samples,
-                           args.batch_size, args.predict_batch_size, args.profile, args.profile_top, args.seed)
+                           args.batch_size, args.predict_batch_size, args.profile, args.profile_top, args.seed,
+                           args.threads)
     print(describe(result), file=sys.stderr)
     if result.get('profile_text'):
         print(result['profile_text'], file=sys.stderr)

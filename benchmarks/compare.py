@@ -14,11 +14,18 @@
   (extrapolated to the real epoch as bench_models.py does); a ratio is the median of the
   per-round ratios (variant / revision, paired within a round), with their min-max spread.
 * A ratio above 1 means slower than the revision.
+* ``--revs R1 R2 ...``: more revisions, each one more variant (a bisection in one interleaved run:
+  ``--rev 7a8eb66 --revs 1e3110d 4593f05`` times the three and this tree side by side).
+* ``--threads N``: every benchmark process runs with N threads in every pool (BLAS, OpenMP;
+  ``bench_models.py --threads``). With ``--threads 1`` the CPU seconds per epoch (``process_time``),
+  reported next to wall time, hardly depend on how busy the machine's other core is: the measure
+  for a shared machine. Both tables are printed; ratios are paired per round either way.
 * ``--count-calls``: instead of timing, count the Python function calls of one training step
   (``train_on_batch`` on one batch, under cProfile, after two warm-up steps) in each variant: a
   deterministic measure of interpreter overhead that a loaded machine cannot blur.
 """
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -76,7 +83,12 @@ def run_variant(variant, model, args):
                args.device, '--model', model, '--epochs-measured', str(args.epochs_measured), '--json', out]
         if args.samples:
             cmd += ['--samples', str(args.samples)]
+        if getattr(args, 'threads', None):
+            cmd += ['--threads', str(args.threads)]
         env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV and k != 'MINIDL_KERNELS'}
+        if getattr(args, 'threads', None):
+            for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+                env[var] = str(args.threads)
         env['PYTHONPATH'] = variant['tree'] + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
         env.update(variant['env'])
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
@@ -129,31 +141,34 @@ def run_rounds(variants, models, args, log=sys.stderr):
             for variant in variants[shift:] + variants[:shift]:
                 res = dict(run_variant(variant, model, args), round=r)
                 results.setdefault((model, variant['name']), []).append(res)
-                shown = f"{res['sec_per_epoch']:.2f} s/epoch ({res.get('minidl_source', '')})" \
+                shown = f"{res['sec_per_epoch']:.2f} s/epoch, {res.get('cpu_per_epoch', float('nan')):.2f} CPU s " \
+                        f"({res.get('minidl_source', '')}, load {res.get('loadavg_start', 0):.1f})" \
                     if res.get('status') == 'ok' else f"{res.get('status')}: {res.get('reason', '')}"
                 print(f"[round {r + 1}/{args.rounds}] {model} {variant['name']}: {shown}", file=log, flush=True)
     return results
 
 
-def summarize(results, models, variants, baseline):
-    """Rows of (model, variant, median s/epoch, min, max, median ratio, ratio min, ratio max)."""
+def summarize(results, models, variants, baseline, key='sec_per_epoch'):
+    """Rows of (model, variant, median, min, max, median ratio, ratio min, ratio max) of ``key``
+    (seconds per epoch, or 'cpu_per_epoch': CPU seconds per epoch)."""
     rows = []
     for model in models:
-        base = {r['round']: r['sec_per_epoch'] for r in results.get((model, baseline), []) if r.get('status') == 'ok'}
+        base = {r['round']: r[key] for r in results.get((model, baseline), [])
+                if r.get('status') == 'ok' and r.get(key)}
         for variant in variants:
-            ok = [r for r in results.get((model, variant['name']), []) if r.get('status') == 'ok']
+            ok = [r for r in results.get((model, variant['name']), []) if r.get('status') == 'ok' and r.get(key)]
             if not ok:
                 rows.append((model, variant['name'], None, None, None, None, None, None))
                 continue
-            times = [r['sec_per_epoch'] for r in ok]
-            ratios = [r['sec_per_epoch'] / base[r['round']] for r in ok if r['round'] in base]
+            times = [r[key] for r in ok]
+            ratios = [r[key] / base[r['round']] for r in ok if r['round'] in base]
             rows.append((model, variant['name'], statistics.median(times), min(times), max(times),
                          statistics.median(ratios) if ratios else None, min(ratios, default=None),
                          max(ratios, default=None)))
     return rows
 
 
-def markdown(rows, args, variants, combined):
+def markdown(rows, args, variants, combined, cpu_rows=None):
     v = versions()
     lines = [f"Interleaved comparison (`benchmarks/compare.py`), {datetime.date.today().isoformat()}, "
              f"{cpu_model()} ({os.cpu_count()} cores), {blas_line(combined)}; Python {platform.python_version()}, "
@@ -163,16 +178,26 @@ def markdown(rows, args, variants, combined):
              '',
              'Variants: ' + '; '.join(f"**{x['name']}** = {x['describe']}" for x in variants) + '.',
              f'{args.rounds} rounds, {args.epochs_measured} measured epochs of {args.samples or "the default"} samples '
-             'each, seconds per epoch extrapolated to the real epoch; ratio = variant / revision, paired per round.',
-             '',
-             '| model | variant | s/epoch (median) | min-max | ratio to revision (median) | ratio min-max |',
-             '| --- | --- | ---: | ---: | ---: | ---: |']
-    for model, name, med, lo, hi, ratio, rlo, rhi in rows:
-        if med is None:
-            lines.append(f'| {model} | {name} | failed | | | |')
+             'each, seconds per epoch extrapolated to the real epoch; ratio = variant / revision, paired per round'
+             + (f'; every pool at {args.threads} thread(s)' if getattr(args, 'threads', None) else '')
+             + (f'; 1-minute load {min(loads):.1f}-{max(loads):.1f}' if (loads := _loads(combined)) else '') + '.',
+             '']
+    for title, table_rows in (('s/epoch (wall)', rows), ('CPU s/epoch', cpu_rows)):
+        if not table_rows:
             continue
-        lines.append(f'| {model} | {name} | {med:.2f} | {lo:.2f}-{hi:.2f} | {ratio:.3f} | {rlo:.3f}-{rhi:.3f} |')
-    return '\n'.join(lines) + '\n'
+        lines += [f'| model | variant | {title} (median) | min-max | ratio to revision (median) | ratio min-max |',
+                  '| --- | --- | ---: | ---: | ---: | ---: |']
+        for model, name, med, lo, hi, ratio, rlo, rhi in table_rows:
+            if med is None:
+                lines.append(f'| {model} | {name} | failed | | | |')
+                continue
+            lines.append(f'| {model} | {name} | {med:.2f} | {lo:.2f}-{hi:.2f} | {ratio:.3f} | {rlo:.3f}-{rhi:.3f} |')
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def _loads(combined):
+    return [v for r in combined.values() for v in (r.get('loadavg_start'), r.get('loadavg_end')) if v is not None]
 
 
 def main(argv=None):
@@ -180,6 +205,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--rev', required=True, help='git revision to compare against (main, a commit, a tag)')
+    p.add_argument('--revs', nargs='+', default=[], help='more revisions, timed as further variants (a bisection)')
+    p.add_argument('--threads', type=int, help='threads of every pool in every benchmark process')
     p.add_argument('--models', nargs='+', default=['ej8_dense', 'imdb_bow'], help='bench_models.py models')
     p.add_argument('--rounds', type=int, default=3)
     p.add_argument('--samples', type=int, default=None, help='samples per measured epoch')
@@ -194,10 +221,15 @@ def main(argv=None):
     args.argv = argv
     head = git('rev-parse', '--short', 'HEAD')
     dirty = ' + uncommitted changes' if git('status', '--porcelain', '--', 'minidl') else ''
-    with Worktree(args.rev) as tree:
+    with contextlib.ExitStack() as stack:
+        tree = stack.enter_context(Worktree(args.rev))
         rev_commit = git('rev-parse', '--short', args.rev)
-        variants = [{'name': 'revision', 'tree': tree, 'env': {}, 'describe': f'`{args.rev}` at {rev_commit}, fast path'},
-                    {'name': 'this tree', 'tree': ROOT, 'env': {}, 'describe': f'{head}{dirty}, fast path (default)'}]
+        variants = [{'name': 'revision', 'tree': tree, 'env': {}, 'describe': f'`{args.rev}` at {rev_commit}, fast path'}]
+        for rev in args.revs:
+            commit = git('rev-parse', '--short', rev)
+            variants.append({'name': f'rev {commit}', 'tree': stack.enter_context(Worktree(rev)), 'env': {},
+                             'describe': f'`{rev}` at {commit}, fast path'})
+        variants.append({'name': 'this tree', 'tree': ROOT, 'env': {}, 'describe': f'{head}{dirty}, fast path (default)'})
         if args.reference:
             variants.append({'name': 'this tree, reference', 'tree': ROOT, 'env': {'MINIDL_KERNELS': 'reference'},
                              'describe': f'{head}{dirty} with `MINIDL_KERNELS=reference`'})
@@ -217,10 +249,11 @@ def main(argv=None):
             return 0
         results = run_rounds(variants, args.models, args)
     rows = summarize(results, args.models, variants, 'revision')
+    cpu_rows = summarize(results, args.models, variants, 'revision', key='cpu_per_epoch')
     combined = {k: v[0] for k, v in results.items() if v and v[0].get('status') == 'ok'}
     for k, r in combined.items():
         r.setdefault('framework', 'minidl')
-    text = markdown(rows, args, variants, combined)
+    text = markdown(rows, args, variants, combined, cpu_rows if any(r[2] for r in cpu_rows) else None)
     print(text)
     if args.markdown:
         with open(args.markdown, 'w') as f:

@@ -9,6 +9,14 @@ Markdown table, with the targets of issue 5 marked met or missed, into RESULTS.m
   and torch on the GPU unless KERAS_BACKEND is set.
 * With ``--rounds R`` the frameworks run interleaved (the order rotates each round) and every
   figure is the median over the rounds, so that load from other processes hits all alike.
+* ``--threads N`` gives every framework's process N threads in every pool (BLAS, OpenMP, PyTorch
+  intra-op, TensorFlow intra/inter-op; the environment variables too); without it each keeps its
+  default. Either way the table's header lists the pools each framework's process had in effect.
+* ``--max-load L`` waits before every run until the 1-minute load average is below L (polling
+  every 30 s, at most ``--max-wait`` seconds), so that a shared machine's other jobs do not fall
+  on one framework's run; the load at each start and end is kept with the result.
+* Every figure comes with its spread over the rounds (the largest deviation from the median, in
+  per cent); a figure whose spread exceeds ±10 % is marked as unstable.
 * ``--json-out FILE`` keeps the record of a run (machine, versions, raw results);
   ``--from-json F1 F2 ...`` renders several such records (say, GPU runs split to fit a time
   limit per command) into one block without running anything.
@@ -26,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model_defs  # noqa: E402
@@ -47,6 +56,8 @@ CPU_MAX_VS_KERAS = 1.0
 CPU_MAX_VS_TORCH = 1.5
 MAX_MEMORY_VS_TORCH = 1.5
 CPU_EJ8_CONV_MAX_S = 30.0
+CPU_EJ8_CONV_MAX_S_ISSUE21 = 15.0   # issue 21: half of this machine's 2048^3 GEMM limit
+STABLE_SPREAD = 0.10                 # issue 21: every figure within ±10 % between rounds
 GPU_ARCH2_MAX_S = 1.0
 GPU_ARCH2_STRETCH_S = 0.6
 GPU_ARCH2_MIN_SPEEDUP_VS_KERAS = 2.5
@@ -57,15 +68,36 @@ GPU_ARCH2_MIN_INFERENCE = 150_000
 # ------------------------------------------------------------------------------------------------
 # Running
 # ------------------------------------------------------------------------------------------------
-def bench_env(device):
-    """The environment of a benchmark process: this one without the OpenBLAS overrides."""
+def bench_env(device, threads=None):
+    """The environment of a benchmark process: this one without the OpenBLAS overrides (and
+    with every thread-count variable at ``threads`` when it is given)."""
     env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV}
     env.setdefault('KERAS_BACKEND', 'torch' if device == 'gpu' else 'tensorflow')
     env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    if threads:
+        for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+            env[var] = str(threads)
     return env
 
 
-def run_one(python, device, model, framework, epochs_measured, samples, timeout):
+def wait_for_load(max_load, max_wait, log=sys.stderr, poll=30.0, clock=time.monotonic, sleep=time.sleep,
+                  loadavg=os.getloadavg):
+    """Block until the 1-minute load average is below ``max_load`` or ``max_wait`` seconds have
+    passed; returns (seconds waited, load at the end, whether it got below)."""
+    start = clock()
+    while True:
+        load = loadavg()[0]
+        waited = clock() - start
+        if load < max_load:
+            return waited, load, True
+        if waited >= max_wait:
+            print(f'load {load:.1f} still above {max_load} after {waited:.0f} s: running anyway', file=log, flush=True)
+            return waited, load, False
+        print(f'load {load:.1f} >= {max_load}: waiting', file=log, flush=True)
+        sleep(poll)
+
+
+def run_one(python, device, model, framework, epochs_measured, samples, timeout, threads=None):
     """Run bench_models.py in a subprocess and return its result dict ('failed'/'timeout' with
     the reason when it did not finish)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,9 +106,11 @@ def run_one(python, device, model, framework, epochs_measured, samples, timeout)
                '--model', model, '--epochs-measured', str(epochs_measured), '--json', out]
         if samples:
             cmd += ['--samples', str(samples)]
+        if threads:
+            cmd += ['--threads', str(threads)]
         base = {'model': model, 'framework': framework, 'device': device}
         try:
-            proc = subprocess.run(cmd, env=bench_env(device), capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(cmd, env=bench_env(device, threads), capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return dict(base, status='timeout', reason=f'no result within {timeout} s')
         if proc.returncode != 0 or not os.path.exists(out):
@@ -87,7 +121,7 @@ def run_one(python, device, model, framework, epochs_measured, samples, timeout)
 
 
 def run_all(python, device, models, frameworks, epochs_measured, samples, rounds, timeout, log=sys.stderr,
-            on_result=None):
+            on_result=None, threads=None, max_load=None, max_wait=4 * 3600):
     """{(model, framework): [result per round]}, frameworks interleaved in a rotating order;
     ``on_result(results)`` is called after every run (to save partial results)."""
     results = {}
@@ -95,8 +129,12 @@ def run_all(python, device, models, frameworks, epochs_measured, samples, rounds
         for i, model in enumerate(models):
             shift = (r + i) % len(frameworks)
             for framework in frameworks[shift:] + frameworks[:shift]:
-                res = run_one(python, device, model, framework, epochs_measured, samples, timeout)
-                results.setdefault((model, framework), []).append(dict(res, round=r))
+                gate = {}
+                if max_load:
+                    waited, load, quiet = wait_for_load(max_load, max_wait, log)
+                    gate = {'load_gate': max_load, 'load_waited_s': waited, 'load_at_gate': load, 'load_quiet': quiet}
+                res = run_one(python, device, model, framework, epochs_measured, samples, timeout, threads)
+                results.setdefault((model, framework), []).append(dict(res, round=r, **gate))
                 if on_result is not None:
                     on_result(results)
                 summary = (f"{res['sec_per_epoch']:.2f} s/epoch" if res['status'] == 'ok'
@@ -105,15 +143,27 @@ def run_all(python, device, models, frameworks, epochs_measured, samples, rounds
     return results
 
 
+def spread(values):
+    """The largest deviation of ``values`` from their median, as a fraction of it (0 for one value)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    median = statistics.median(values)
+    return max(abs(v - median) for v in values) / median if median else None
+
+
 def combine(runs):
-    """One figure set from the rounds of one (model, framework): medians over the rounds."""
+    """One figure set from the rounds of one (model, framework): medians over the rounds, with
+    each figure's rounds (``<key>_rounds``) and spread (``<key>_spread``)."""
     ok = [r for r in runs if r['status'] == 'ok']
     if not ok:
         return dict(runs[0])
     out = dict(ok[0])
-    for key in ('sec_per_epoch', 'inference_per_s', 'peak_rss_mb', 'device_peak_mb'):
+    for key in ('sec_per_epoch', 'cpu_per_epoch', 'inference_per_s', 'peak_rss_mb', 'device_peak_mb'):
         values = [r[key] for r in ok if r.get(key) is not None]
         out[key] = statistics.median(values) if values else None
+        out[key + '_rounds'] = values
+        out[key + '_spread'] = spread(values)
     fastest = min(min(r['epoch_times_s'][1:]) for r in ok)
     out['fastest_epoch_s'] = fastest * ok[0]['epoch_size'] / ok[0]['samples']
     out['rounds_ok'] = len(ok)
@@ -201,13 +251,32 @@ def _fmt_ratio(r):
     return 'n/a' if r is None else f'{r:.2f}×'
 
 
+def _fmt_spread(r, key):
+    """'±4 %' (the figure's spread over the rounds), '±12 % (unstable)' past ±10 %, '1 round'."""
+    value, rounds = r.get(key + '_spread'), r.get(key + '_rounds') or []
+    if value is None or len(rounds) < 2:
+        return '1 round'
+    return f'±{100 * value:.0f} %' + (' (unstable)' if value > STABLE_SPREAD else '')
+
+
+def best_anchor(combined, model):
+    """(framework, s/epoch) of the faster of Keras and PyTorch for ``model``, or (None, None)."""
+    found = [(combined[(model, fw)]['sec_per_epoch'], fw) for fw in ('keras', 'torch')
+             if combined.get((model, fw), {}).get('status') == 'ok']
+    if not found:
+        return None, None
+    sec, fw = min(found)
+    return fw, sec
+
+
 def table(device, combined, models, frameworks):
     """The per-model, per-framework Markdown table."""
     mem_title = 'peak RSS (MiB)' if device == 'cpu' else 'device peak (MiB)'
     mem_key = 'peak_rss_mb' if device == 'cpu' else 'device_peak_mb'
-    rows = ['| model | framework | s/epoch (median) | fastest epoch (s) | samples/epoch measured | '
-            f'inference (samples/s) | {mem_title} | epoch ÷ Keras | epoch ÷ PyTorch | memory ÷ PyTorch |',
-            '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+    rows = ['| model | framework | s/epoch (median) | s/epoch spread | fastest epoch (s) | CPU s/epoch | '
+            'samples/epoch measured | inference (samples/s) | inference spread | '
+            f'{mem_title} | epoch ÷ Keras | epoch ÷ PyTorch | epoch ÷ best anchor | memory ÷ PyTorch |',
+            '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     for model in models:
         keras = combined.get((model, 'keras'), {})
         torch = combined.get((model, 'torch'), {})
@@ -217,15 +286,18 @@ def table(device, combined, models, frameworks):
                 continue
             if r['status'] != 'ok':
                 reason = r.get('reason', '').replace('|', '/')
-                rows.append(f"| {model} | {FRAMEWORK_TITLES[fw]} | {r['status']} ({reason}) | | | | | | | |")
+                rows.append(f"| {model} | {FRAMEWORK_TITLES[fw]} | {r['status']} ({reason}) |" + ' |' * 13)
                 continue
             sample_note = (f"{r['samples']:,} of {r['epoch_size']:,}" if r['extrapolated']
                            else f"{r['samples']:,} (full)")
+            _, anchor = best_anchor(combined, model)
             rows.append('| ' + ' | '.join([
-                model, FRAMEWORK_TITLES[fw], _num(r['sec_per_epoch']), _num(r['fastest_epoch_s']), sample_note,
-                _num(r['inference_per_s'], 0), _num(r.get(mem_key), 0),
+                model, FRAMEWORK_TITLES[fw], _num(r['sec_per_epoch']), _fmt_spread(r, 'sec_per_epoch'),
+                _num(r['fastest_epoch_s']), _num(r.get('cpu_per_epoch')), sample_note,
+                _num(r['inference_per_s'], 0), _fmt_spread(r, 'inference_per_s'), _num(r.get(mem_key), 0),
                 _fmt_ratio(_ratio(r['sec_per_epoch'], keras.get('sec_per_epoch'))),
                 _fmt_ratio(_ratio(r['sec_per_epoch'], torch.get('sec_per_epoch'))),
+                _fmt_ratio(_ratio(r['sec_per_epoch'], anchor)),
                 _fmt_ratio(_ratio(r.get(mem_key), torch.get(mem_key)))]) + ' |')
     return '\n'.join(rows)
 
@@ -256,6 +328,23 @@ def targets(device, combined, models):
             t = fig('ej8_conv', 'minidl', 'sec_per_epoch')
             out.append(check(f'ej8_conv: ≤ {CPU_EJ8_CONV_MAX_S:.0f} s/epoch', t, lambda v: v <= CPU_EJ8_CONV_MAX_S,
                              f'{_num(t)} s ({_fmt_ratio(_ratio(t, CPU_EJ8_CONV_MAX_S))} target)'))
+        for m in models:  # issue 21: at or under the faster of Keras-TF and PyTorch in the same run
+            fw, anchor = best_anchor(combined, m)
+            r = _ratio(fig(m, 'minidl', 'sec_per_epoch'), anchor)
+            out.append(check(f'{m}: epoch ≤ best anchor (issue 21)', r, lambda v: v <= 1.0,
+                             f'{_fmt_ratio(r)} {FRAMEWORK_TITLES.get(fw, "")}'.strip()))
+        if 'ej8_conv' in models:
+            t = fig('ej8_conv', 'minidl', 'sec_per_epoch')
+            out.append(check(f'ej8_conv: ≤ {CPU_EJ8_CONV_MAX_S_ISSUE21:.0f} s/epoch (issue 21)', t,
+                             lambda v: v <= CPU_EJ8_CONV_MAX_S_ISSUE21,
+                             f'{_num(t)} s ({_fmt_ratio(_ratio(t, CPU_EJ8_CONV_MAX_S_ISSUE21))} target)'))
+        for m in models:
+            for fw in FRAMEWORKS:
+                r = combined.get((m, fw))
+                if r and r.get('status') == 'ok' and len(r.get('sec_per_epoch_rounds') or []) > 1:
+                    v = r.get('sec_per_epoch_spread')
+                    out.append(check(f'{m} {FRAMEWORK_TITLES[fw]}: s/epoch stable to ±10 % between rounds', v,
+                                     lambda x: x <= STABLE_SPREAD, f'±{100 * v:.0f} %'))
     else:
         m = 'cifar10_k.arch2'
         if m in models:
@@ -320,6 +409,12 @@ def render_block(records):
                 'epoch size** (60,000 MNIST, 50,000 CIFAR-10, 25,000 IMDB): see "samples/epoch measured".'
                 if extrapolated else ''),
              '- Inference: `predict` at the training batch size over the measured samples, median of 3 passes.',
+             '- Threads and memory in effect in each framework\'s process (threadpoolctl, the frameworks\' own '
+             'pools, environment; re-faults = minor page faults of re-allocating a freed 16 MiB block):']
+    lines += [f'  - {FRAMEWORK_TITLES[fw]}: {thread_line}' for fw, thread_line in thread_lines(combined, frameworks)]
+    lines += [
+             '- Spread: the largest deviation of a round from the median over the rounds; "unstable" past ±10 %. '
+             'CPU s/epoch: the process\' CPU seconds (all threads) per epoch, extrapolated like s/epoch.',
              ('- Memory: peak RSS of the benchmark process (`ru_maxrss`: interpreter, framework, the random '
               'data set of the measured size, model, optimizer state).' if device == 'cpu' else
               '- Memory: `torch.cuda.max_memory_allocated` for PyTorch and Keras-on-PyTorch; for minidl the '
@@ -328,10 +423,26 @@ def render_block(records):
              (f'- Noise: {load_note}; other engineers share this machine, so single figures can be off by '
               'tens of percent — compare within one run only.' if device == 'cpu' else f'- Load: {load_note}.'),
              '', table(device, combined, models, frameworks), '',
-             '| target (issue 5) | measured (minidl) | status |', '|---|---|---|']
+             '| target (issues 5, 21) | measured (minidl) | status |', '|---|---|---|']
     lines += [f'| {name} | {shown} | {status} |' for name, shown, status in targets(device, combined, models)]
     lines += [f'<!-- bench_models:{device}:end -->']
     return '\n'.join(lines) + '\n'
+
+
+def thread_lines(combined, frameworks):
+    """[(framework, 'openblas 0.3.31 SkylakeX x2, ...')] from each framework's recorded runtime
+    (every distinct setting seen over its runs)."""
+    from bench_models import threads_summary
+    out = []
+    for fw in frameworks:
+        seen = []
+        for (model, f), r in combined.items():
+            if f == fw and r.get('status') == 'ok' and r.get('runtime'):
+                line = threads_summary(r['runtime'])
+                if line not in seen:
+                    seen.append(line)
+        out.append((fw, ' | '.join(seen) if seen else 'not recorded'))
+    return out
 
 
 def merge_block(text, device, block):
@@ -369,6 +480,9 @@ def main(argv=None):
     parser.add_argument('--rounds', type=int, default=1, help='interleaved repetitions; figures are medians')
     parser.add_argument('--timeout', type=int, default=3600, help='seconds allowed per benchmark process')
     parser.add_argument('--python', default=sys.executable, help='interpreter for the benchmark processes')
+    parser.add_argument('--threads', type=int, help='threads for every pool of every framework (default: theirs)')
+    parser.add_argument('--max-load', type=float, help='before each run, wait until the 1-minute load is below this')
+    parser.add_argument('--max-wait', type=float, default=4 * 3600, help='seconds to wait for --max-load at most')
     parser.add_argument('--json-out', help='also write the record of this run (machine, versions, raw results) '
                                            'here, for a later --from-json')
     parser.add_argument('--from-json', nargs='+', metavar='FILE',
@@ -394,8 +508,10 @@ def main(argv=None):
             if args.json_out:
                 write_atomic(args.json_out, json.dumps(record, indent=1) + '\n')
 
+        record.update(threads=args.threads, max_load=args.max_load)
         save(run_all(args.python, args.device, models, args.frameworks, args.epochs_measured, args.samples,
-                     args.rounds, args.timeout, on_result=save))
+                     args.rounds, args.timeout, on_result=save, threads=args.threads, max_load=args.max_load,
+                     max_wait=args.max_wait))
         records = [record]
     block = render_block(records)
     existing = open(args.out).read() if os.path.exists(args.out) else ''

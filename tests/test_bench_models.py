@@ -115,5 +115,46 @@ def test_render_block_says_extrapolated_and_reports_missing_frameworks():
     assert block.startswith('<!-- bench_models:cpu:begin -->') and block.rstrip().endswith('cpu:end -->')
     assert 'EXTRAPOLATED' in block and 'random with the real shapes' in block
     assert '| ej8_dense | Keras | n/a (keras cannot be imported) |' in block
-    assert '| ej8_dense | minidl | 4.00 | 4.00 | 1,000 of 60,000 |' in block
+    assert '| ej8_dense | minidl | 4.00 | 1 round | 4.00 | n/a | 1,000 of 60,000 |' in block
     assert '| ej8_dense: epoch ≤ 1.5× PyTorch | 2.00× PyTorch | missed |' in block
+
+
+def test_spread_flags_rounds_further_than_ten_percent_from_the_median():
+    assert run_models.spread([2.0]) == 0.0
+    assert run_models.spread([1.0, 1.05, 0.97]) == pytest.approx(0.05)
+    runs = [dict(_fake('imdb_bow', 'minidl', sec, 100.0), round=i) for i, sec in enumerate((1.0, 1.02, 1.3))]
+    combined = run_models.combine(runs)
+    assert combined['sec_per_epoch'] == 1.02 and combined['sec_per_epoch_rounds'] == [1.0, 1.02, 1.3]
+    assert run_models._fmt_spread(combined, 'sec_per_epoch') == '±27 % (unstable)'
+    found = {name: status for name, _, status in run_models.targets('cpu', {('imdb_bow', 'minidl'): combined},
+                                                                      ['imdb_bow'])}
+    assert found['imdb_bow minidl: s/epoch stable to ±10 % between rounds'] == 'missed'
+
+
+def test_best_anchor_is_the_faster_of_keras_and_torch():
+    combined = {('m', 'minidl'): _fake('m', 'minidl', 3.0, 1.0), ('m', 'keras'): _fake('m', 'keras', 2.5, 1.0),
+                ('m', 'torch'): _fake('m', 'torch', 4.0, 1.0)}
+    assert run_models.best_anchor(combined, 'm') == ('keras', 2.5)
+    found = {name: (shown, status) for name, shown, status in run_models.targets('cpu', combined, ['m'])}
+    assert found['m: epoch ≤ best anchor (issue 21)'] == ('1.20× Keras', 'missed')
+
+
+def test_wait_for_load_polls_until_quiet_or_gives_up():
+    loads = iter([5.0, 4.0, 2.0])
+    clock = iter(range(0, 1000, 30))
+    waited, load, quiet = run_models.wait_for_load(2.5, 3600, log=open(os.devnull, 'w'), clock=lambda: next(clock),
+                                                   sleep=lambda s: None, loadavg=lambda: (next(loads),))
+    assert quiet and load == 2.0 and waited == 90   # three polls, 30 s apart
+    waited, load, quiet = run_models.wait_for_load(2.5, 50, log=open(os.devnull, 'w'), clock=lambda: next(clock),
+                                                   sleep=lambda s: None, loadavg=lambda: (9.0,))
+    assert not quiet and load == 9.0
+
+
+def test_runtime_record_names_thread_pools_and_host_memory(keep_backend):
+    result = bench_models.run_benchmark('minidl', 'cpu', 'ej8_dense', epochs_measured=1, samples=32, batch_size=32)
+    runtime = result['runtime']
+    assert runtime['minidl_host_memory'] in ('kept', 'system', 'unsupported')
+    if runtime['minidl_host_memory'] == 'kept':
+        assert runtime['refault_pages_16mib'] < 16   # freed memory is reused, not faulted in again
+    assert len(result['epoch_cpu_s']) == 2 and len(result['epoch_minor_faults']) == 2
+    assert 'host memory' in bench_models.threads_summary(runtime)
