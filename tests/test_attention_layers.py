@@ -146,9 +146,6 @@ def test_multi_head_attention_config_shapes_and_errors(keras):
                                         np.zeros((2, 4, 6), np.float32))
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "main's layers/base.py Node.__init__ flattens output specs with tree.flatten (walks into the _Spec "
-    'tuples): a layer with two symbolic outputs fails there; _flatten_specs(...) is the fix'))
 def test_multi_head_attention_symbolic_scores():
     q = layers.Input((5, 6))
     v = layers.Input((3, 7))

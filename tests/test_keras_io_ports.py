@@ -18,8 +18,6 @@ import minidl as keras
 from minidl import layers, ops
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason='metrics.MeanAbsolutePercentageError arrives with the '
-                   'training-vocabulary branch (issue 18); remove this mark when it lands')
 def test_multi_input_multi_output_model_from_the_training_guide():
     image_input = keras.Input(shape=(32, 32, 3), name="img_input")
     timeseries_input = keras.Input(shape=(None, 10), name="ts_input")

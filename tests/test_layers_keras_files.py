@@ -56,11 +56,7 @@ def _data():
 
 @pytest.mark.parametrize('augment', [
     False,
-    pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=(
-        'Keras 3 writes "training": true into the graph nodes of the Random* layers (their call default); '
-        "minidl's functional graph (models/model.py, _Graph.run) replays that recorded value instead of the "
-        "model call's training=False, so the loaded model augments in predict(). Keras lets the call's "
-        'training override the recorded one.'))),
+    True,
 ])
 def test_a_keras_file_of_the_new_layers_loads_in_minidl(keras, tmp_path, augment):
     theirs = _build(keras, augment)
@@ -105,10 +101,6 @@ def test_adapted_normalization_and_named_lambda_round_trip_through_a_file(tmp_pa
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "load_model(safe_mode=False) does not reach the layers: saving/functional_config.py rebuilds each layer "
-    "with minidl.layers.deserialize, whose deserialize_keras_object call defaults to safe_mode=True and resets "
-    "the scope for Lambda.from_config (Keras keeps the outer scope's safe_mode)."))
 def test_a_python_lambda_loads_from_a_file_with_safe_mode_false(tmp_path):
     model, x = _normalized_lambda_model(lambda t: t * 2.0 + 1.0)
     path = str(tmp_path / 'lambda.keras')

@@ -274,13 +274,6 @@ def test_symbolic_shapes_and_param_counts_equal_keras(keras):
     assert [tuple(l.output.shape) for l in mine.layers] == [tuple(l.output.shape) for l in theirs.layers]
 
 
-NODE_SPECS = pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "main's layers/base.py Node.__init__ flattens the output specs with tree.flatten, which walks into each "
-    "(shape, dtype) _Spec tuple: every layer with several symbolic outputs fails there; _flatten_specs(...) is "
-    'the fix (reported to the lead)'))
-
-
-@NODE_SPECS
 def test_return_state_shapes_and_types():
     out = layers.LSTM(U, return_state=True, return_sequences=True)(np.zeros((N, T, D), np.float32))
     assert isinstance(out, tuple) and [tuple(o.shape) for o in out] == [(N, T, U), (N, U), (N, U)]
