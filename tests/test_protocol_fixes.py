@@ -127,3 +127,35 @@ def test_sample_and_class_weights_change_the_loss_as_weights():
     h2.set_weights(model.get_weights())
     b = h2.fit(x, y, class_weight={0: 1.0, 1: 3.0}, epochs=1, shuffle=False, batch_size=16, verbose=0).history['loss']
     assert a == pytest.approx(b)
+
+
+def test_functional_inference_drops_each_activation_after_its_last_use():
+    """_Graph.run releases a tensor once no later layer reads it, so an inference holds only the
+    activations still needed (issue 19's memory gap: a ResNet50 batch kept every intermediate)."""
+    import weakref
+    seen = {}
+
+    class Probe(layers.Layer):
+        def __init__(self, key, check=None, **kw):
+            super().__init__(**kw)
+            self.key, self.check = key, check
+
+        def call(self, x):
+            if self.check is not None:
+                seen[self.check + '_alive'] = seen[self.check]() is not None
+            y = x * 2.0
+            seen[self.key] = weakref.ref(y)
+            return y
+
+    inputs = layers.Input((3,))
+    a = Probe('a', name='a')(inputs)
+    b = Probe('b', name='b')(a)
+    c = Probe('c', check='a', name='c')(b)           # a's output was read by b only: gone by now
+    skip = layers.Add()([Probe('d', check='b', name='d')(c), Probe('e', name='e')(inputs)])
+    model = models.Model(inputs, [skip, b])          # b is an output too: kept to the end
+    x = np.ones((2, 3), np.float32)
+    outs = model.predict(x, verbose=0)
+    assert seen['a_alive'] is False
+    assert seen['b_alive'] is True
+    np.testing.assert_allclose(outs[0], 16 * x + 2 * x)
+    np.testing.assert_allclose(outs[1], 4 * x)
