@@ -12,26 +12,16 @@ with ``n = sqrt(sum(w^2, axis, keepdims=True))`` (the norm of each unit's incomi
 A constraint works on raw arrays (NumPy or CuPy) and returns a new array.
 """
 from .backend import get_array_module
+from .saving.serialization_lib import Configurable
 
 EPSILON = 1e-7
 
 
-class Constraint:
+class Constraint(Configurable):
     """Base class: subclasses implement ``__call__(w) -> projected w``."""
 
     def __call__(self, w):
         return w
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ', '.join(f'{k}={v!r}' for k, v in self.get_config().items())
-        return f'{type(self).__name__}({args})'
 
 
 def _norms(w, axis):

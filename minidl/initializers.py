@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from . import backend
+from .saving.serialization_lib import Configurable
 
 # Standard deviation of a unit normal truncated to [-2, 2].
 _TRUNCATED_STDDEV = 0.87962566103423978
@@ -36,22 +37,11 @@ def compute_fans(shape, input_axes=None, output_axes=None):
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: subclasses implement ``__call__(shape, dtype=None)``."""
 
     def __call__(self, shape, dtype=None):
         raise NotImplementedError
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ', '.join(f'{k}={v!r}' for k, v in self.get_config().items())
-        return f'{type(self).__name__}({args})'
 
 
 class _Random(Initializer):

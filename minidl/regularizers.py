@@ -8,24 +8,14 @@ penalty Tensor that training adds to the loss.
 import numpy as np
 
 from . import functional as F
+from .saving.serialization_lib import Configurable
 
 
-class Regularizer:
+class Regularizer(Configurable):
     """Base class: subclasses implement ``__call__(weight) -> scalar Tensor``."""
 
     def __call__(self, weight):
         raise NotImplementedError
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ', '.join(f'{k}={v!r}' for k, v in self.get_config().items())
-        return f'{type(self).__name__}({args})'
 
 
 class L1L2(Regularizer):

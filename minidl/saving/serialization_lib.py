@@ -53,6 +53,23 @@ _MODEL_CLASSES = {('keras.src.models.functional', 'Functional'): 'Model',
 _safe_mode = [None]   # None: no outer deserialization has set it
 
 
+class Configurable:
+    """The config protocol of Keras' small objects (initializers, regularizers, constraints):
+    ``get_config()`` gives the constructor's arguments, ``from_config(config)`` calls the
+    constructor with them, and the repr shows them."""
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ', '.join(f'{k}={v!r}' for k, v in self.get_config().items())
+        return f'{type(self).__name__}({args})'
+
+
 def _namespace(name):
     try:
         return importlib.import_module(name)
