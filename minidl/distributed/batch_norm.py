@@ -6,6 +6,7 @@ several ranks; with one rank, or in inference, it is the ordinary ``batch_norm``
 import numpy as np
 
 from ..autograd import Function, Tensor
+from ..functional.norm import check_batch_norm_args
 from . import core
 from .core import Sum
 
@@ -97,16 +98,7 @@ def sync_batch_norm(x, gamma, beta, moving_mean, moving_var, momentum=0.99, epsi
     global batch (every rank calls it, in the same order). ``gamma``/``beta``: Tensors of shape
     (C,) or None; ``moving_mean``/``moving_var``: Tensors of shape (C,), updated in place."""
     x = x if isinstance(x, Tensor) else Tensor(x)
-    channels = x.shape[-1]
-    if len(x.shape) < 2:
-        raise ValueError(f'sync_batch_norm: expected an input with a batch axis and a channel axis, got shape '
-                         f'{tuple(x.shape)}.')
-    for name, t in (('gamma', gamma), ('beta', beta), ('moving_mean', moving_mean), ('moving_var', moving_var)):
-        if t is not None and tuple(t.shape) != (channels,):
-            raise ValueError(f'sync_batch_norm: {name} must have shape ({channels},) for an input of shape '
-                             f'{tuple(x.shape)}, got {tuple(t.shape)}.')
-    if not isinstance(moving_mean, Tensor) or not isinstance(moving_var, Tensor):
-        raise TypeError('sync_batch_norm: moving_mean and moving_var must be Tensors (they are updated in place).')
+    check_batch_norm_args('sync_batch_norm', x, gamma, beta, moving_mean, moving_var)
     params = [p for p in (gamma, beta) if p is not None]
     f = SyncBatchNorm(moving_mean, moving_var, float(momentum), float(epsilon), gamma is not None, beta is not None)
     return f(x, *params)

@@ -66,6 +66,21 @@ class BatchNorm(Function):
         return tuple(grads)
 
 
+def check_batch_norm_args(op, x, gamma, beta, moving_mean, moving_var):
+    """The argument checks of ``batch_norm`` and ``sync_batch_norm``: a batch and a channel axis,
+    (C,)-shaped parameters, moving statistics that are Tensors (updated in place)."""
+    channels = x.shape[-1]
+    if len(x.shape) < 2:
+        raise ValueError(f'{op}: expected an input with a batch axis and a channel axis, got shape '
+                         f'{tuple(x.shape)}.')
+    for name, t in (('gamma', gamma), ('beta', beta), ('moving_mean', moving_mean), ('moving_var', moving_var)):
+        if t is not None and tuple(t.shape) != (channels,):
+            raise ValueError(f'{op}: {name} must have shape ({channels},) for an input of shape '
+                             f'{tuple(x.shape)}, got {tuple(t.shape)}.')
+    if not isinstance(moving_mean, Tensor) or not isinstance(moving_var, Tensor):
+        raise TypeError(f'{op}: moving_mean and moving_var must be Tensors (they are updated in place).')
+
+
 def batch_norm(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
     """Keras BatchNormalization over the last axis of a 2-D, 3-D or 4-D ``x``.
 
@@ -73,16 +88,7 @@ def batch_norm(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99,
     ``moving_mean``/``moving_var`` are Tensors of shape (C,) updated in place when ``training``;
     inference normalises with them.
     """
-    channels = x.shape[-1]
-    if len(x.shape) < 2:
-        raise ValueError(f'batch_norm: expected an input with a batch axis and a channel axis, got shape '
-                         f'{tuple(x.shape)}.')
-    for name, t in (('gamma', gamma), ('beta', beta), ('moving_mean', moving_mean), ('moving_var', moving_var)):
-        if t is not None and tuple(t.shape) != (channels,):
-            raise ValueError(f'batch_norm: {name} must have shape ({channels},) for an input of shape '
-                             f'{tuple(x.shape)}, got {tuple(t.shape)}.')
-    if not isinstance(moving_mean, Tensor) or not isinstance(moving_var, Tensor):
-        raise TypeError('batch_norm: moving_mean and moving_var must be Tensors (they are updated in place).')
+    check_batch_norm_args('batch_norm', x, gamma, beta, moving_mean, moving_var)
     params = [p for p in (gamma, beta) if p is not None]
     f = kernels.make('batch_norm', BatchNorm, x, *params, moving_mean=moving_mean, moving_var=moving_var,
                      training=bool(training), momentum=momentum, epsilon=epsilon,
