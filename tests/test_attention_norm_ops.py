@@ -234,20 +234,27 @@ def test_unit_norm_of_zero_is_zero_with_finite_gradient():
     np.testing.assert_allclose(t.grad.numpy()[0], 1e12)
 
 
-def test_fast_dot_product_attention_equals_reference():
+@pytest.mark.parametrize('mask_mode', ['replace', 'subtract'])
+@pytest.mark.parametrize('masked, dropped, broadcast_key', [(True, True, False), (False, False, False),
+                                                            (True, False, True), (False, True, True)])
+def test_fast_dot_product_attention_equals_reference(mask_mode, masked, dropped, broadcast_key):
     import minidl
     from minidl import kernels
     rng = np.random.default_rng(20)
     q, k, v = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((2, 3, 6, 2))
-    mask = rng.random((2, 1, 4, 6)) > 0.3
-    drop = (rng.random((2, 3, 4, 6)) > 0.2) / 0.8
+    if broadcast_key:
+        k, v = k[:, :1], v[:, :1]
+    mask = rng.random((2, 1, 4, 6)) > 0.3 if masked else None
+    if masked:
+        mask[0, 0, 1] = False        # a fully masked row: zeros ('replace') or a uniform softmax
+    drop = (rng.random((2, 3, 4, 6)) > 0.2) / 0.8 if dropped else None
     gys = [rng.standard_normal((2, 3, 4, 2)), rng.standard_normal((2, 3, 4, 6))]
     results = []
     for mode in ('reference', 'fast'):
         with minidl.use_kernels(mode):
             kernels.reset_launches()
             ts = [Tensor(a, requires_grad=True) for a in (q, k, v)]
-            out, p = A.dot_product_attention(*ts, mask, dropout_mask=drop)
+            out, p = A.dot_product_attention(*ts, mask, dropout_mask=drop, mask_mode=mask_mode)
             assert ('DotProductAttentionNumPy' in kernels.launches()) == (mode == 'fast')
             ((out * Tensor(gys[0])).sum() + (p * Tensor(gys[1])).sum()).backward()
             results.append([out.numpy(), p.numpy()] + [t.grad.numpy() for t in ts])

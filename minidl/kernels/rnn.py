@@ -28,7 +28,7 @@ import contextlib
 
 import numpy as np
 
-from ..functional.rnn import LSTM
+from ..autograd import Function
 from . import register
 
 _blas = {}
@@ -76,8 +76,20 @@ def _applies(*args, **kwargs):
 
 @register('lstm', backend='numpy', when=_applies,
           description='LSTM over NumPy: feature-major gates, large GEMMs, one small GEMM per step, no allocation')
-class LSTMNumPy(LSTM):
-    """Keras' LSTM over a sequence (gates i, f, c, o), the NumPy fast form."""
+class LSTMNumPy(Function):
+    """Keras' LSTM over a sequence (gates i, f, c, o), the NumPy fast form.
+
+    It takes the reference's constructor parameters; ``make`` chooses it only for the tanh and
+    sigmoid activations it hard-codes."""
+
+    def __init__(self, activation='tanh', recurrent_activation='sigmoid', mask=None, go_backwards=False,
+                 return_sequences=False, zero_output_for_mask=False, use_bias=True, **options):
+        self.mask = mask
+        self.go_backwards = bool(go_backwards)
+        self.return_sequences = bool(return_sequences)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.use_bias = bool(use_bias)
+        self.options = options
 
     def forward(self, x, kernel, recurrent_kernel, *rest):
         bias = rest[0] if self.use_bias else None

@@ -20,7 +20,6 @@ import numpy as np
 
 from .. import backend
 from ..functional.image import aspect_crop_box, interpolation_matrix
-from ..preprocessing.image import _class_folders, _iter_valid_files, pil_image
 from .sequence import PyDataset
 
 ALLOWLIST_FORMATS = ('.bmp', '.gif', '.jpeg', '.jpg', '.png')
@@ -31,6 +30,9 @@ _INTERPOLATIONS = ('bilinear', 'nearest')
 def index_directory(directory, labels, formats, class_names=None, shuffle=True, seed=None, follow_links=False,
                     verbose=True):
     """(file paths, labels, class names) of the images under ``directory``, in Keras' order."""
+    # the folder walk is the one ImageDataGenerator.flow_from_directory uses (preprocessing, the
+    # same floor: imported when called)
+    from ..preprocessing.image import _class_folders, _iter_valid_files
     if labels == 'inferred':
         subdirs = _class_folders(directory, class_names, 'image_dataset_from_directory', skip_hidden=True)
     else:
@@ -90,6 +92,7 @@ def load_image(path, image_size, num_channels, interpolation='bilinear', crop_to
     """One image file as a float32 array (height, width, channels), resized as Keras'
     ``image_dataset_from_directory`` does (TensorFlow's ``resize``, ``smart_resize`` for
     ``crop_to_aspect_ratio``, ``resize_with_pad`` for ``pad_to_aspect_ratio``)."""
+    from ..preprocessing.image import pil_image
     image = pil_image()
     try:
         with image.open(path) as img:
