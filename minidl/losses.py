@@ -760,6 +760,9 @@ def get(identifier):
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, dict):
+        if 'class_name' not in identifier:
+            raise ValueError(f'losses.get: a dict is read as a serialized loss ({{"class_name": ..., "config": ...}}); '
+                             f'got keys {sorted(identifier)}. For one loss per output, pass the dict to compile(loss=...).')
         return get(deserialize(identifier))
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minidl
-from minidl import layers, models
+from minidl import layers, losses, models
 from minidl.saving import register_keras_serializable
 
 
@@ -229,3 +229,23 @@ def test_a_keras_h5_full_model_file_loads(tmp_path, keras):
     model = models.load_model(path, compile=False)
     x = rng.random((2, 6, 6, 1), np.float32)
     np.testing.assert_allclose(model.predict(x, verbose=0), kmodel.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_compiled_with_losses_per_output_name_reloads_compiled(tmp_path):
+    """compile(loss={'label': ..., 'score': ...}) is saved as a dict of serialized losses; loading
+    recursed forever reading that dict as one serialized loss (found running the README)."""
+    image = layers.Input((6,), name='features')
+    x = layers.Dense(4, activation='relu')(image)
+    model = models.Model(image, {'label': layers.Dense(3, name='label')(x), 'score': layers.Dense(1, name='score')(x)})
+    model.compile('adam', loss={'label': 'sparse_categorical_crossentropy', 'score': losses.Huber(delta=0.5)},
+                  loss_weights={'label': 1.0, 'score': 0.2}, metrics={'label': ['accuracy']})
+    rng = np.random.default_rng(0)
+    x_data, y, s = rng.random((8, 6)).astype('float32'), rng.integers(0, 3, 8), rng.random((8, 1)).astype('float32')
+    model.fit(x_data, {'label': y, 'score': s}, epochs=1, verbose=0)
+    path = str(tmp_path / 'dict_losses.keras')
+    model.save(path)
+    loaded = models.load_model(path)
+    score_loss = loaded.get_compile_config()['loss']['score']
+    assert score_loss['class_name'] == 'Huber' and score_loss['config']['delta'] == 0.5
+    np.testing.assert_allclose(loaded.evaluate(x_data, {'label': y, 'score': s}, verbose=0),
+                               model.evaluate(x_data, {'label': y, 'score': s}, verbose=0), rtol=1e-6)

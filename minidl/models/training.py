@@ -109,9 +109,17 @@ class TrainingMixin:
         optimizer = config.pop('optimizer', 'rmsprop')
         if isinstance(optimizer, dict):
             optimizer = deserialize_keras_object(optimizer, printable_module_name='optimizer')
-        loss = config.pop('loss', None)
-        loss = tree.map_structure(lambda l: losses_module.get(l) if isinstance(l, dict) else l, loss) \
-            if isinstance(loss, (list, tuple)) else (losses_module.get(loss) if isinstance(loss, dict) else loss)
+        def loss_from_config(entry):
+            # a serialized loss object, or one entry per output (a dict by output name, a list)
+            if isinstance(entry, dict) and 'class_name' in entry:
+                return losses_module.get(entry)
+            if isinstance(entry, dict):
+                return {name: loss_from_config(v) for name, v in entry.items()}
+            if isinstance(entry, (list, tuple)):
+                return [loss_from_config(v) for v in entry]
+            return entry
+
+        loss = loss_from_config(config.pop('loss', None))
         metrics = deserialize_keras_object(config.pop('metrics', None)) if isinstance(config.get('metrics'), dict) \
             else config.pop('metrics', None)
         self.compile(optimizer=optimizer, loss=loss, metrics=metrics,
