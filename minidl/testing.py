@@ -16,7 +16,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, max_elements=256, see
     element and both values.
     """
     rng = np.random.default_rng(seed)
-    tensors = [_as_float64_tensor(x) for x in inputs]
+    tensors = [as_float64_tensor(x) for x in inputs]
     out = fn(*tensors)
     gy = backend.as_array(rng.standard_normal(out.shape))
     out.backward(gy)
@@ -41,7 +41,8 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, max_elements=256, see
     return True
 
 
-def _as_float64_tensor(x):
+def as_float64_tensor(x):
+    """A float64 leaf Tensor of ``x`` (integer and boolean inputs stay constants)."""
     requires = x.requires_grad if isinstance(x, Tensor) else None
     data = backend.to_numpy(x.data if isinstance(x, Tensor) else x)
     if data.dtype.kind in 'iub':
@@ -72,11 +73,19 @@ def _directional_derivative(objective, t, direction, eps):
     return (plus - minus) / (2 * eps)
 
 
-def _compare(numeric, analytic, index, atol, rtol, what):
+def mismatch(numeric, analytic, index, atol, rtol, what):
+    """None when |numeric - analytic| <= atol + rtol |numeric| everywhere, else the worst place,
+    in words."""
     err = np.abs(numeric - analytic) - (atol + rtol * np.abs(numeric))
     if err.size and err.max() > 0:
         worst = np.unravel_index(int(np.argmax(err)), err.shape)
-        raise AssertionError(
-            f'gradcheck failed for input {index} at {what} {tuple(int(k) for k in worst)}: '
-            f'analytic {float(analytic[worst]):.8g} vs numeric {float(numeric[worst]):.8g} '
-            f'(atol={atol}, rtol={rtol}; max abs difference {np.abs(numeric - analytic).max():.3g})')
+        return (f'input {index} at {what} {tuple(int(k) for k in worst)}: '
+                f'analytic {float(analytic[worst]):.8g} vs numeric {float(numeric[worst]):.8g} '
+                f'(atol={atol}, rtol={rtol}; max abs difference {np.abs(numeric - analytic).max():.3g})')
+    return None
+
+
+def _compare(numeric, analytic, index, atol, rtol, what):
+    message = mismatch(numeric, analytic, index, atol, rtol, what)
+    if message:
+        raise AssertionError('gradcheck failed for ' + message)

@@ -44,7 +44,10 @@ def broadcast_model(model, root_rank=0, optimizer=True):
     if opt is not None:
         arrays += optimizer_arrays(opt)
     core.broadcast_arrays(arrays, root_rank, 'BroadcastGlobalVariablesCallback')
-    if opt is not None and isinstance(getattr(opt, 'iterations', None), (int, np.integer)):
+    # a Keras 3 optimizer's counter is one of its variables (broadcast above); an optimizer that
+    # keeps a plain int attribute gets it sent on its own
+    counter_is_variable = isinstance(getattr(type(opt), 'iterations', None), property)
+    if opt is not None and not counter_is_variable and isinstance(getattr(opt, 'iterations', None), (int, np.integer)):
         opt.iterations = core.broadcast_object(int(opt.iterations), root_rank)
 
 

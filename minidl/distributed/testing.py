@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor
+from ..testing import as_float64_tensor, mismatch
 from . import core
 
 
@@ -21,7 +22,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, max_elements=64, seed
     directions. Returns True on every rank, or raises AssertionError on every rank naming the
     rank, the input and the worst element."""
     rng = np.random.default_rng(seed + 1000 * core._world.rank)
-    tensors = [_float64(x) for x in inputs]
+    tensors = [as_float64_tensor(x) for x in inputs]
     out = fn(*tensors)
     gy = backend.as_array(rng.standard_normal(out.shape))
     out.backward(gy)
@@ -57,7 +58,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, max_elements=64, seed
                     if mine:
                         numeric[index] = (values[0] - values[1]) / (2 * eps)
                 if mine:
-                    failures.append(_compare(numeric, grad, i, atol, rtol, 'element'))
+                    failures.append(_ranked_mismatch(numeric, grad, i, atol, rtol, 'element'))
             else:
                 for _ in range(3):
                     direction = rng.standard_normal(t.shape) if mine else None
@@ -71,7 +72,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, max_elements=64, seed
                             t.data[...] = orig
                     if mine:
                         numeric = (values[0] - values[1]) / (2 * eps)
-                        failures.append(_compare(np.array([numeric]), np.array([(grad * direction).sum()]), i,
+                        failures.append(_ranked_mismatch(np.array([numeric]), np.array([(grad * direction).sum()]), i,
                                                  atol * n ** 0.5, rtol, 'random direction'))
     everyone = core.allgather_object([f for f in failures if f])
     messages = [message for rank_messages in everyone for message in rank_messages]
@@ -80,19 +81,6 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, max_elements=64, seed
     return True
 
 
-def _float64(x):
-    """A float64 leaf Tensor (integer inputs stay constants), as minidl.testing.gradcheck uses."""
-    requires = x.requires_grad if isinstance(x, Tensor) else None
-    data = backend.to_numpy(x.data if isinstance(x, Tensor) else x)
-    if data.dtype.kind in 'iub':
-        return Tensor(backend.as_array(data))
-    return Tensor(backend.as_array(data.astype(np.float64)), requires_grad=True if requires is None else requires)
-
-
-def _compare(numeric, analytic, index, atol, rtol, what):
-    err = np.abs(numeric - analytic) - (atol + rtol * np.abs(numeric))
-    if err.size and err.max() > 0:
-        worst = np.unravel_index(int(np.argmax(err)), err.shape)
-        return (f'rank {core._world.rank}, input {index} at {what} {tuple(int(k) for k in worst)}: analytic '
-                f'{float(analytic[worst]):.8g} vs numeric {float(numeric[worst]):.8g} (atol={atol}, rtol={rtol})')
-    return None
+def _ranked_mismatch(numeric, analytic, index, atol, rtol, what):
+    message = mismatch(numeric, analytic, index, atol, rtol, what)
+    return f'rank {core._world.rank}, {message}' if message else None

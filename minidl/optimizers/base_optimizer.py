@@ -70,6 +70,9 @@ class _ScalarInt(int):
         obj._setter = setter
         return obj
 
+    def __reduce__(self):          # pickled (sent to other ranks, saved) as the plain int it is
+        return int, (int(self),)
+
     def numpy(self):
         return np.asarray(int(self), dtype=np.int32)
 

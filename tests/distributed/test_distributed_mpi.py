@@ -333,7 +333,7 @@ def test_broadcast_callback_starts_every_rank_from_root(world):
     assert cb.broadcast_done
     everyone = world.allgather_object((model.get_weights(), [np.array(a) for a in optimizer_arrays(opt)],
                                        opt.iterations))
-    assert len(everyone[0][1]) == 8          # Adam's two slots for each of the four weights
+    assert len(everyone[0][1]) == 10         # Keras 3's order: iteration, learning rate, two slots per weight
     for other in everyone[1:]:
         for a, b in zip(everyone[0][0] + everyone[0][1], other[0] + other[1]):
             np.testing.assert_array_equal(a, b)
