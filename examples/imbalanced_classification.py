@@ -58,7 +58,7 @@ def main():
                    help='the Fashion-MNIST class to detect (default 6, shirt)')
     p.add_argument('--positive-fraction', type=float, default=0.02,
                    help='share of positives kept in the training and test sets (default 0.02)')
-    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (default 1e-3)')
+    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (default %(default)s)')
     p.add_argument('--weighting', choices=['both', 'none', 'balanced'], default='both',
                    help='train without class weights, with balanced ones, or both (default)')
     args = p.parse_args()

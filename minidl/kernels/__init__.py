@@ -93,7 +93,12 @@ def register(op, backend=None, when=None, description=''):
 
 def _backend_of(args):
     for a in args:
-        a = getattr(a, 'data', a)
+        module = type(a).__module__
+        if module.startswith('cupy'):           # a raw CuPy array (its .data is a memory pointer)
+            return 'cupy'
+        if module.startswith('numpy'):
+            return 'numpy'
+        a = getattr(a, 'data', None)            # a Tensor or Variable: its array
         if hasattr(a, 'shape') and hasattr(a, 'dtype'):
             return 'cupy' if type(a).__module__.startswith('cupy') else 'numpy'
     return 'numpy'
