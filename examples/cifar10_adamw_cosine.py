@@ -57,7 +57,7 @@ def make_optimizer(kind, steps_per_epoch, epochs):
 def main():
     p = common.parser(__doc__.splitlines()[0], epochs=10, batch_size=128)
     p.add_argument('--train-size', type=int, default=10000, help='training images used, of the 50,000 (default %(default)s)')
-    p.add_argument('--test-size', type=int, default=10000, help='test images used (default all 10,000)')
+    p.add_argument('--test-size', type=int, default=10000, help='test images used, of the 10,000 (default %(default)s)')
     p.add_argument('--width', type=int, default=16, help='channels of the first convolution (default 16)')
     p.add_argument('--compare', action='store_true', help='also train with a constant AdamW(1e-3)')
     args = p.parse_args()
