@@ -40,12 +40,22 @@ CASES = [
     ('Conv2DTranspose', dict(filters=2, kernel_size=(3, 2), strides=(2, 3), output_padding=(1, 2)), (2, 3, 4, 3)),
     ('Conv2DTranspose', dict(filters=2, kernel_size=3, dilation_rate=2, padding='same'), (2, 4, 4, 2)),
     ('Conv3DTranspose', dict(filters=2, kernel_size=2, strides=2), (2, 2, 3, 2, 3)),
+    ('Conv3DTranspose', dict(filters=3, kernel_size=(3, 2, 2), strides=(2, 1, 2), padding='same',
+                             output_padding=(1, 0, 0)), (2, 2, 3, 2, 2)),
+    ('Conv3DTranspose', dict(filters=2, kernel_size=2, dilation_rate=(2, 1, 1)), (2, 2, 2, 3, 2)),
+    ('Conv1DTranspose', dict(filters=2, kernel_size=3, strides=3, output_padding=2), (2, 4, 3)),
     ('DepthwiseConv1D', dict(kernel_size=3, depth_multiplier=2, padding='same'), (2, 7, 3)),
     ('DepthwiseConv2D', dict(kernel_size=3, depth_multiplier=2, strides=2, padding='same'), (2, 7, 6, 3)),
     ('DepthwiseConv2D', dict(kernel_size=(2, 3), dilation_rate=2), (2, 7, 8, 2)),
     ('SeparableConv1D', dict(filters=5, kernel_size=3, strides=2), (2, 9, 3)),
+    ('SeparableConv1D', dict(filters=4, kernel_size=2, depth_multiplier=3, dilation_rate=2, padding='same'), (2, 8, 2)),
+    ('DepthwiseConv1D', dict(kernel_size=2, strides=2, dilation_rate=1, use_bias=False), (2, 9, 4)),
     ('SeparableConv2D', dict(filters=5, kernel_size=3, depth_multiplier=2, strides=2, padding='same'), (2, 7, 6, 3)),
     ('SeparableConv2D', dict(filters=3, kernel_size=2, dilation_rate=2, use_bias=False), (2, 6, 6, 2)),
+    ('MaxPooling1D', dict(pool_size=3, strides=2, padding='same'), (2, 8, 3)),
+    ('MaxPooling2D', dict(pool_size=(2, 3), strides=(1, 2)), (2, 5, 7, 2)),
+    ('AveragePooling1D', dict(pool_size=2, strides=1), (2, 6, 3)),
+    ('AveragePooling2D', dict(pool_size=(2, 2)), (2, 5, 6, 2)),
     ('MaxPooling3D', dict(), (2, 4, 5, 4, 2)),
     ('MaxPooling3D', dict(pool_size=(2, 2, 1), strides=1, padding='same'), (2, 3, 4, 3, 2)),
     ('AveragePooling3D', dict(pool_size=(2, 1, 2), padding='same'), (2, 3, 4, 5, 2)),
@@ -54,10 +64,15 @@ CASES = [
     ('GlobalMaxPooling3D', dict(keepdims=True), (2, 3, 2, 4, 3)),
     ('GlobalMaxPooling1D', dict(keepdims=True), (2, 5, 3)),
     ('GlobalAveragePooling2D', dict(keepdims=True), (2, 4, 3, 2)),
+    ('GlobalAveragePooling1D', dict(keepdims=True), (2, 5, 3)),
+    ('GlobalMaxPooling2D', dict(keepdims=True), (2, 4, 3, 2)),
+    ('GlobalMaxPooling2D', dict(), (2, 4, 3, 2)),
+    ('UpSampling2D', dict(size=2), (2, 3, 4, 2)),
     ('UpSampling1D', dict(size=3), (2, 4, 3)),
     ('UpSampling2D', dict(size=(2, 3), interpolation='bilinear'), (2, 3, 4, 2)),
     ('UpSampling3D', dict(size=(1, 2, 3)), (2, 2, 3, 2, 2)),
     ('ZeroPadding1D', dict(padding=(1, 2)), (2, 4, 3)),
+    ('ZeroPadding2D', dict(padding=((0, 1), (2, 1))), (2, 3, 4, 2)),
     ('ZeroPadding3D', dict(padding=((1, 0), (0, 2), (1, 1))), (2, 2, 3, 2, 2)),
     ('ZeroPadding3D', dict(padding=2), (2, 2, 3, 2, 2)),
     ('Cropping1D', dict(cropping=(1, 2)), (2, 6, 3)),
@@ -139,11 +154,11 @@ def test_configs_have_keras_keys_and_rebuild_on_both_sides(keras, name, kwargs, 
         assert json.loads(json.dumps(rebuilt[key])) == json.loads(json.dumps(expected[key])), key
 
 
-@pytest.mark.parametrize('name, kwargs, shape', [c for c in CASES if c[0].startswith(('Conv', 'Depth', 'Sep'))],
-                         ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize('name, kwargs, shape', CASES, ids=[f'{c[0]}-{i}' for i, c in enumerate(CASES)])
 def test_layers_gradcheck_in_float64(name, kwargs, shape):
     """The input (``gradcheck``) and every weight of the layer (central differences of
-    sum(y * gy), perturbing the weight in place) in float64."""
+    sum(y * gy), perturbing the weight in place) in float64; every case, the weightless
+    pooling, resampling, padding and cropping layers included."""
     layer = getattr(L, name)(**kwargs, dtype='float64')
     small = (1,) + shape[1:]
     layer.build(small)
