@@ -186,19 +186,31 @@ def test_layers_gradcheck_in_float64(name, kwargs, shape):
         np.testing.assert_allclose(analytic[i + 1], numeric, rtol=1e-5, atol=1e-6, err_msg=w.name)
 
 
-def test_summary_rows_show_keras_shapes_and_counts(keras):
-    ours = models.Sequential([L.Input((8, 8, 3)), L.SeparableConv2D(6, 3, padding='same', depth_multiplier=2),
-                              L.DepthwiseConv2D(3, strides=2), L.Conv2D(4, 3, groups=2, dilation_rate=2, padding='same'),
-                              L.Conv2DTranspose(3, 3, strides=2, padding='same'), L.Cropping2D(((1, 0), (0, 1))),
-                              L.ZeroPadding2D(1), L.UpSampling2D(interpolation='bilinear')])
-    K = keras.layers
-    theirs = keras.Sequential([keras.Input((8, 8, 3)), K.SeparableConv2D(6, 3, padding='same', depth_multiplier=2),
-                               K.DepthwiseConv2D(3, strides=2), K.Conv2D(4, 3, groups=2, dilation_rate=2, padding='same'),
-                               K.Conv2DTranspose(3, 3, strides=2, padding='same'), K.Cropping2D(((1, 0), (0, 1))),
-                               K.ZeroPadding2D(1), K.UpSampling2D(interpolation='bilinear')])
+SUMMARY_STACKS = {
+    '2d': ((8, 8, 3), lambda K: [K.SeparableConv2D(6, 3, padding='same', depth_multiplier=2), K.DepthwiseConv2D(3, strides=2),
+                                 K.Conv2D(4, 3, groups=2, dilation_rate=2, padding='same'),
+                                 K.Conv2DTranspose(3, 3, strides=2, padding='same'), K.Cropping2D(((1, 0), (0, 1))),
+                                 K.ZeroPadding2D(1), K.UpSampling2D(interpolation='bilinear')]),
+    '3d': ((4, 6, 5, 2), lambda K: [K.Conv3D(4, 3, padding='same', groups=2), K.MaxPooling3D(2, padding='same'),
+                                    K.Conv3DTranspose(3, 2, strides=2, output_padding=1), K.AveragePooling3D((1, 2, 2)),
+                                    K.UpSampling3D((2, 1, 1)), K.ZeroPadding3D(((1, 0), (0, 1), (2, 2))),
+                                    K.Cropping3D(1), K.GlobalMaxPooling3D(keepdims=True)]),
+    '1d': ((12, 3), lambda K: [K.Conv1D(4, 3, padding='causal', dilation_rate=2), K.SeparableConv1D(6, 3, depth_multiplier=2),
+                               K.DepthwiseConv1D(2, strides=2), K.Conv1DTranspose(2, 3, strides=2, padding='same'),
+                               K.UpSampling1D(2), K.ZeroPadding1D((0, 2)), K.Cropping1D((1, 0)),
+                               K.GlobalAveragePooling1D(keepdims=True)]),
+}
+
+
+@pytest.mark.parametrize('stack', sorted(SUMMARY_STACKS))
+def test_summary_rows_show_keras_shapes_and_counts(keras, stack):
+    shape, make = SUMMARY_STACKS[stack]
+    ours = models.Sequential([L.Input(shape)] + make(L))
+    theirs = keras.Sequential([keras.Input(shape)] + make(keras.layers))
     lines = []
     ours.summary(print_fn=lines.append)
     text = '\n'.join(lines)
+    assert len(ours.layers) == len(theirs.layers)
     for mine, keras_layer in zip(ours.layers, theirs.layers):
         label = f'{mine.name} ({type(mine).__name__})'[:28]         # tf.keras 2's 29-column name cell
         row = next(line for line in lines if line.startswith(label))
