@@ -49,7 +49,7 @@ def psnr(mse):
 def main():
     p = common.parser(__doc__.splitlines()[0], epochs=50, batch_size=128)
     p.add_argument('--dataset', choices=['mnist', 'fashion_mnist'], default='mnist')
-    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (Keras default)')
+    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (default: %(default)s, as Keras and its example)')
     args = p.parse_args()
     rng = common.setup(args)
     x_train, _, x_test, _, _ = common.load_digits(args, args.dataset)
