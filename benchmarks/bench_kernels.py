@@ -1,13 +1,21 @@
-"""Kernel speed: conv2d, max_pool2d and batch_norm at the shapes of the course models, minidl vs PyTorch.
+"""Kernel speed: conv2d, max_pool2d and batch_norm at the shapes of the course models, and the
+transposed and depthwise convolutions of issue 17, minidl vs PyTorch.
 
     python benchmarks/bench_kernels.py                   # minidl-numpy vs PyTorch CPU, batch 512
     python benchmarks/bench_kernels.py --batch 128       # lighter (the batch is printed in the header)
     python benchmarks/bench_kernels.py --backend cupy    # minidl-cupy vs PyTorch CUDA
+    python benchmarks/bench_kernels.py --ops conv_transpose2d depthwise_conv2d --batch 128   # issue 17's rows only
 
 Shapes: cifar10_k.arch2 (Conv2D 3x3 'same' 3->32 at 32 px, 32->64 at 16 px, 64->128 at 8 px,
 128->128 at 4 px, each followed by BatchNormalization and, for the first three, MaxPooling2D 2x2)
 and tp4a.ej8_mnist_conv (Conv2D 1->10 with a 24x24 kernel at 28 px, MaxPooling2D 2x2, Conv2D
-10->10 with a 12x12 kernel at 14 px, both 'same'). The first conv of each model does not compute
+10->10 with a 12x12 kernel at 14 px, both 'same'). Issue 17 (Keras Conv2DTranspose and
+DepthwiseConv2D, 'same', bias): ``cae``, the decoder of examples/mnist_denoising_conv_ae.py
+(Conv2DTranspose 3x3 stride 2, 32->32 from 7 to 14 px and from 14 to 28 px) and a DCGAN-style
+generator step (4x4 stride 2, 128->64 from 8 to 16 px, 64->32 from 16 to 32 px), against
+``torch.nn.functional.conv_transpose2d`` (cropped to Keras' 'same' output); ``mobilenet``,
+MobileNet-style depthwise 3x3 layers on CIFAR-sized maps (32 channels at 32 px, 64 at 16 px
+stride 1 and 2, 128 at 8 px, depth_multiplier 1), against ``conv2d(groups=C)``. The first conv of each model does not compute
 the gradient of its input (as in training). Times are the best of several interleaved rounds;
 GFLOP/s of a conv counts 2*N*OH*OW*F*kh*kw*C per GEMM (forward: 1 GEMM, backward: 1 or 2 more),
 next to the float32 GEMM rate of the same array library (the ceiling for im2col convolution).
@@ -20,12 +28,16 @@ import numpy as np
 
 import minidl
 from minidl import Tensor
-from minidl.functional.conv import conv2d
+from minidl.functional import geometry
+from minidl.functional.conv import conv2d, conv_transpose2d, depthwise_conv2d
 from minidl.functional.norm import batch_norm
 from minidl.functional.pool import max_pool2d
 
 ARCH2 = [(32, 3, 32, 3), (16, 32, 64, 3), (8, 64, 128, 3), (4, 128, 128, 3)]  # size, C in, F, kernel
 EJ8 = [(28, 1, 10, 24), (14, 10, 10, 12)]
+CAE = [(7, 32, 32, 3, 2), (14, 32, 32, 3, 2)]                         # size, C in, F, kernel, stride
+DCGAN = [(8, 128, 64, 4, 2), (16, 64, 32, 4, 2)]
+MOBILENET = [(32, 32, 3, 1), (16, 64, 3, 1), (16, 64, 3, 2), (8, 128, 3, 1)]   # size, C, kernel, stride
 
 
 def best_times(fns, sync, rounds):
@@ -68,6 +80,16 @@ class MinidlRunner:
         ws, bs, g = Tensor(self.array(w), requires_grad=True), Tensor(self.array(b), requires_grad=True), self.array(gy)
         return forward_pair(lambda: conv2d(xs, ws, bs, padding='same'), g, (xs, ws, bs))
 
+    def conv_transpose(self, x, w, b, gy, strides):
+        xs, ws, bs = (Tensor(self.array(a), requires_grad=True) for a in (x, w, b))
+        g = self.array(gy)
+        return forward_pair(lambda: conv_transpose2d(xs, ws, bs, strides=strides, padding='same'), g, (xs, ws, bs))
+
+    def depthwise(self, x, w, b, gy, strides):
+        xs, ws, bs = (Tensor(self.array(a), requires_grad=True) for a in (x, w, b))
+        g = self.array(gy)
+        return forward_pair(lambda: depthwise_conv2d(xs, ws, bs, strides=strides, padding='same'), g, (xs, ws, bs))
+
     def pool(self, x, gy):
         xs, g = Tensor(self.array(x), requires_grad=True), self.array(gy)
         return forward_pair(lambda: max_pool2d(xs, 2), g, (xs,))
@@ -104,6 +126,35 @@ class TorchRunner:
         k = w.shape[0]
         pads = ((k - 1) // 2, k - 1 - (k - 1) // 2)  # Keras 'same' at stride 1: the smaller half first
         return forward_pair(lambda: f.conv2d(f.pad(xs, pads + pads), ws, bs), g, (xs, ws, bs))
+
+    def conv_transpose(self, x, w, b, gy, strides):
+        """Keras' 'same' transposed convolution: torch's full output (padding 0) cropped by the
+        pads of ``geometry.transposed_pad_amounts`` (torch's ``padding`` crops both sides alike,
+        the rest is a slice)."""
+        f = self.torch.nn.functional
+        xs, g, bs = self.tensor(x, True, nchw=True), self.tensor(gy, nchw=True), self.tensor(b, True)
+        ws = self.torch.tensor(np.ascontiguousarray(w.transpose(3, 2, 0, 1)), device=self.device, requires_grad=True)
+        pads = geometry.transposed_pad_amounts(x.shape[1:3], w.shape[:2], (strides,) * 2, 'same')
+        assert all(after >= 0 for _, after in pads), pads
+        common = tuple(min(p) for p in pads)
+        crop = tuple(slice(before - c, size + before - c) for (before, _), c, size in zip(pads, common, gy.shape[1:3]))
+
+        def forward():
+            y = f.conv_transpose2d(xs, ws, bs, stride=strides, padding=common)
+            return y[(slice(None), slice(None)) + crop]
+        return forward_pair(forward, g, (xs, ws, bs))
+
+    def depthwise(self, x, w, b, gy, strides):
+        """``conv2d(groups=C)`` with the kernel (kh, kw, C, M) as (C M, 1, kh, kw), output channel
+        c M + m as in Keras; Keras' 'same' pads (the smaller half first) by ``F.pad``."""
+        f = self.torch.nn.functional
+        xs, g, bs = self.tensor(x, True, nchw=True), self.tensor(gy, nchw=True), self.tensor(b, True)
+        kh, kw, c, m = w.shape
+        grouped = np.ascontiguousarray(w.reshape(kh, kw, 1, c * m).transpose(3, 2, 0, 1))
+        ws = self.torch.tensor(grouped, device=self.device, requires_grad=True)
+        (top, bottom), (left, right) = geometry.pad_amounts(x.shape[1:3], (kh, kw), (strides,) * 2, 'same')
+        return forward_pair(lambda: f.conv2d(f.pad(xs, (left, right, top, bottom)), ws, bs, stride=strides, groups=c),
+                            g, (xs, ws, bs))
 
     def pool(self, x, gy):
         xs, g = self.tensor(x, True, nchw=True), self.tensor(gy, nchw=True)
@@ -144,6 +195,24 @@ def cases(batch, mnist_batch):
                 half = rng.standard_normal((n, size // 2, size // 2, f), dtype=np.float32)
                 out.append((model, 'max_pool2d', f'{n}x{size}x{size}x{f}, 2x2',
                             lambda r, y=y, h=half: r.pool(y, h), None, None))
+    for model, layers in (('cae', CAE), ('dcgan', DCGAN)):
+        for size, c, f, k, s in layers:
+            x = rng.standard_normal((batch, size, size, c), dtype=np.float32)
+            w = rng.standard_normal((k, k, f, c), dtype=np.float32) * np.float32((2 / (k * k * c)) ** 0.5)
+            b = np.zeros(f, np.float32)
+            y = rng.standard_normal((batch, size * s, size * s, f), dtype=np.float32)
+            flops = 2 * batch * size * size * c * f * k * k     # x @ w^T: one GEMM each way
+            out.append((model, 'conv_transpose2d', f'{batch}x{size}x{size}x{c} -> {f}, {k}x{k} s{s} same',
+                        lambda r, x=x, w=w, b=b, y=y, s=s: r.conv_transpose(x, w, b, y, s), flops, 3 * flops))
+    for size, c, k, s in MOBILENET:
+        x = rng.standard_normal((batch, size, size, c), dtype=np.float32)
+        w = rng.standard_normal((k, k, c, 1), dtype=np.float32) * np.float32((2 / (k * k)) ** 0.5)
+        b = np.zeros(c, np.float32)
+        o = -(-size // s)
+        y = rng.standard_normal((batch, o, o, c), dtype=np.float32)
+        flops = 2 * batch * o * o * c * k * k
+        out.append(('mobilenet', 'depthwise_conv2d', f'{batch}x{size}x{size}x{c}, {k}x{k} s{s} same',
+                    lambda r, x=x, w=w, b=b, y=y, s=s: r.depthwise(x, w, b, y, s), flops, 3 * flops))
     return out
 
 
@@ -153,6 +222,8 @@ def main():
     parser.add_argument('--batch', type=int, default=512, help='batch of the arch2 shapes (default 512)')
     parser.add_argument('--mnist-batch', type=int, default=None, help='batch of the ej8 shapes (default: --batch)')
     parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--ops', nargs='+', default=None, metavar='OP',
+                        help='only these ops (conv2d, batch_norm, max_pool2d, conv_transpose2d, depthwise_conv2d)')
     args = parser.parse_args()
     mnist_batch = args.mnist_batch or args.batch
     ours = MinidlRunner(args.backend)
@@ -164,7 +235,7 @@ def main():
         theirs, torch_name = None, 'PyTorch (not installed)'
     threads = f', torch threads {torch.get_num_threads()}' if theirs else ''
     print(f'# bench_kernels  {time.strftime("%Y-%m-%d")}  {platform.processor() or platform.machine()}, '
-          f'minidl-{args.backend} vs {torch_name}, batch {args.batch} (arch2) / {mnist_batch} (ej8), '
+          f'minidl-{args.backend} vs {torch_name}, batch {args.batch} (arch2, cae, dcgan, mobilenet) / {mnist_batch} (ej8), '
           f'float32, best of {args.rounds}{threads}\n')
     print(f'GEMM float32 2048^3: minidl backend {ours.gemm_gflops():.0f} GFLOP/s'
           + (f', torch {theirs.gemm_gflops():.0f} GFLOP/s' if theirs else '') + '\n')
@@ -173,6 +244,8 @@ def main():
     print('|---|---|---|---:|---:|---:|---:|---:|---:|---:|')
     totals = {}
     for model, op, desc, build, flops_fwd, flops_both in cases(args.batch, mnist_batch):
+        if args.ops and op not in args.ops:
+            continue
         fns = list(build(ours))
         if theirs:
             fns += list(build(theirs))

@@ -313,24 +313,39 @@ def test_conv_transpose_padding_past_the_windows_gets_only_the_bias():
 # --- depthwise and separable ------------------------------------------------------------------------
 @pytest.mark.parametrize('nd', [1, 2])
 @given(spatial=st.lists(st.integers(2, 6), min_size=2, max_size=2), channels=st.integers(1, 3),
-       multiplier=st.integers(1, 2), k=st.integers(1, 3), stride=st.integers(1, 2), dilation=st.integers(1, 2),
+       multiplier=st.integers(1, 3), kernel=st.lists(st.integers(1, 3), min_size=2, max_size=2),
+       strides=st.lists(st.integers(1, 3), min_size=2, max_size=2), dilation=st.integers(1, 2),
        padding=st.sampled_from(['valid', 'same']), seed=seeds)
-def test_depthwise_conv_gradcheck_and_grouped_loop_reference(nd, spatial, channels, multiplier, k, stride, dilation,
-                                                            padding, seed):
-    """Output channel c M + m is channel c convolved with depthwise_kernel[..., c, m]."""
-    spatial = tuple(spatial[:nd])
+def test_depthwise_conv_gradcheck_and_grouped_loop_reference(nd, spatial, channels, multiplier, kernel, strides,
+                                                            dilation, padding, seed):
+    """Output channel c M + m is channel c convolved with depthwise_kernel[..., c, m]; per-axis
+    kernels and strides, a stride up to 3 (wider than what is left of a small input: PyTorch's
+    CPU conv2d and TensorFlow's depthwise_conv2d both return garbage for (2, 6, 3, 1) inputs with
+    a (3, 2) kernel and strides (1, 3) in 'same', so the oracle here is the plain loop)."""
+    spatial, kernel, strides = tuple(spatial[:nd]), tuple(kernel[:nd]), tuple(strides[:nd])
     if padding == 'valid':
-        assume((k - 1) * dilation + 1 <= min(spatial))
+        assume(all((k - 1) * dilation + 1 <= n for k, n in zip(kernel, spatial)))
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((2,) + spatial + (channels,))
-    w = rng.standard_normal((k,) * nd + (channels, multiplier))
+    w = rng.standard_normal(kernel + (channels, multiplier))
     b = rng.standard_normal(channels * multiplier)
     op = conv.depthwise_conv1d if nd == 1 else conv.depthwise_conv2d
-    args = ((stride,) * nd, padding, (dilation,) * nd)
+    args = (strides, padding, (dilation,) * nd)
     y = op(Tensor(x), Tensor(w), Tensor(b), *args).numpy()
-    grouped = w.reshape((k,) * nd + (1, channels * multiplier))
+    grouped = w.reshape(kernel + (1, channels * multiplier))
     np.testing.assert_allclose(y, loop_conv(x, grouped, b, *args, channels), rtol=1e-10, atol=1e-10)
     gradcheck(lambda x, w, b: op(x, w, b, *args), x, w, b)
+
+
+@pytest.mark.parametrize('mode', ['reference', 'fast'])
+def test_depthwise_stride_wider_than_the_input_left_equals_the_loop(mode):
+    """The geometry where both oracles fail (see above): one output column from a width-3 input."""
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 6, 3, 1)), rng.standard_normal((3, 2, 1, 3)), rng.standard_normal(3)
+    with minidl.use_kernels(mode):
+        y = conv.depthwise_conv2d(Tensor(x), Tensor(w), Tensor(b), (1, 3), 'same').numpy()
+    assert y.shape == (2, 6, 1, 3)
+    np.testing.assert_allclose(y, loop_conv(x, w, b, (1, 3), 'same', (1, 1), 1), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize('nd', [1, 2])

@@ -40,12 +40,22 @@ CASES = [
     ('Conv2DTranspose', dict(filters=2, kernel_size=(3, 2), strides=(2, 3), output_padding=(1, 2)), (2, 3, 4, 3)),
     ('Conv2DTranspose', dict(filters=2, kernel_size=3, dilation_rate=2, padding='same'), (2, 4, 4, 2)),
     ('Conv3DTranspose', dict(filters=2, kernel_size=2, strides=2), (2, 2, 3, 2, 3)),
+    ('Conv3DTranspose', dict(filters=3, kernel_size=(3, 2, 2), strides=(2, 1, 2), padding='same',
+                             output_padding=(1, 0, 0)), (2, 2, 3, 2, 2)),
+    ('Conv3DTranspose', dict(filters=2, kernel_size=2, dilation_rate=(2, 1, 1)), (2, 2, 2, 3, 2)),
+    ('Conv1DTranspose', dict(filters=2, kernel_size=3, strides=3, output_padding=2), (2, 4, 3)),
     ('DepthwiseConv1D', dict(kernel_size=3, depth_multiplier=2, padding='same'), (2, 7, 3)),
     ('DepthwiseConv2D', dict(kernel_size=3, depth_multiplier=2, strides=2, padding='same'), (2, 7, 6, 3)),
     ('DepthwiseConv2D', dict(kernel_size=(2, 3), dilation_rate=2), (2, 7, 8, 2)),
     ('SeparableConv1D', dict(filters=5, kernel_size=3, strides=2), (2, 9, 3)),
+    ('SeparableConv1D', dict(filters=4, kernel_size=2, depth_multiplier=3, dilation_rate=2, padding='same'), (2, 8, 2)),
+    ('DepthwiseConv1D', dict(kernel_size=2, strides=2, dilation_rate=1, use_bias=False), (2, 9, 4)),
     ('SeparableConv2D', dict(filters=5, kernel_size=3, depth_multiplier=2, strides=2, padding='same'), (2, 7, 6, 3)),
     ('SeparableConv2D', dict(filters=3, kernel_size=2, dilation_rate=2, use_bias=False), (2, 6, 6, 2)),
+    ('MaxPooling1D', dict(pool_size=3, strides=2, padding='same'), (2, 8, 3)),
+    ('MaxPooling2D', dict(pool_size=(2, 3), strides=(1, 2)), (2, 5, 7, 2)),
+    ('AveragePooling1D', dict(pool_size=2, strides=1), (2, 6, 3)),
+    ('AveragePooling2D', dict(pool_size=(2, 2)), (2, 5, 6, 2)),
     ('MaxPooling3D', dict(), (2, 4, 5, 4, 2)),
     ('MaxPooling3D', dict(pool_size=(2, 2, 1), strides=1, padding='same'), (2, 3, 4, 3, 2)),
     ('AveragePooling3D', dict(pool_size=(2, 1, 2), padding='same'), (2, 3, 4, 5, 2)),
@@ -54,10 +64,15 @@ CASES = [
     ('GlobalMaxPooling3D', dict(keepdims=True), (2, 3, 2, 4, 3)),
     ('GlobalMaxPooling1D', dict(keepdims=True), (2, 5, 3)),
     ('GlobalAveragePooling2D', dict(keepdims=True), (2, 4, 3, 2)),
+    ('GlobalAveragePooling1D', dict(keepdims=True), (2, 5, 3)),
+    ('GlobalMaxPooling2D', dict(keepdims=True), (2, 4, 3, 2)),
+    ('GlobalMaxPooling2D', dict(), (2, 4, 3, 2)),
+    ('UpSampling2D', dict(size=2), (2, 3, 4, 2)),
     ('UpSampling1D', dict(size=3), (2, 4, 3)),
     ('UpSampling2D', dict(size=(2, 3), interpolation='bilinear'), (2, 3, 4, 2)),
     ('UpSampling3D', dict(size=(1, 2, 3)), (2, 2, 3, 2, 2)),
     ('ZeroPadding1D', dict(padding=(1, 2)), (2, 4, 3)),
+    ('ZeroPadding2D', dict(padding=((0, 1), (2, 1))), (2, 3, 4, 2)),
     ('ZeroPadding3D', dict(padding=((1, 0), (0, 2), (1, 1))), (2, 2, 3, 2, 2)),
     ('ZeroPadding3D', dict(padding=2), (2, 2, 3, 2, 2)),
     ('Cropping1D', dict(cropping=(1, 2)), (2, 6, 3)),
@@ -139,11 +154,11 @@ def test_configs_have_keras_keys_and_rebuild_on_both_sides(keras, name, kwargs, 
         assert json.loads(json.dumps(rebuilt[key])) == json.loads(json.dumps(expected[key])), key
 
 
-@pytest.mark.parametrize('name, kwargs, shape', [c for c in CASES if c[0].startswith(('Conv', 'Depth', 'Sep'))],
-                         ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize('name, kwargs, shape', CASES, ids=[f'{c[0]}-{i}' for i, c in enumerate(CASES)])
 def test_layers_gradcheck_in_float64(name, kwargs, shape):
     """The input (``gradcheck``) and every weight of the layer (central differences of
-    sum(y * gy), perturbing the weight in place) in float64."""
+    sum(y * gy), perturbing the weight in place) in float64; every case, the weightless
+    pooling, resampling, padding and cropping layers included."""
     layer = getattr(L, name)(**kwargs, dtype='float64')
     small = (1,) + shape[1:]
     layer.build(small)
@@ -171,19 +186,31 @@ def test_layers_gradcheck_in_float64(name, kwargs, shape):
         np.testing.assert_allclose(analytic[i + 1], numeric, rtol=1e-5, atol=1e-6, err_msg=w.name)
 
 
-def test_summary_rows_show_keras_shapes_and_counts(keras):
-    ours = models.Sequential([L.Input((8, 8, 3)), L.SeparableConv2D(6, 3, padding='same', depth_multiplier=2),
-                              L.DepthwiseConv2D(3, strides=2), L.Conv2D(4, 3, groups=2, dilation_rate=2, padding='same'),
-                              L.Conv2DTranspose(3, 3, strides=2, padding='same'), L.Cropping2D(((1, 0), (0, 1))),
-                              L.ZeroPadding2D(1), L.UpSampling2D(interpolation='bilinear')])
-    K = keras.layers
-    theirs = keras.Sequential([keras.Input((8, 8, 3)), K.SeparableConv2D(6, 3, padding='same', depth_multiplier=2),
-                               K.DepthwiseConv2D(3, strides=2), K.Conv2D(4, 3, groups=2, dilation_rate=2, padding='same'),
-                               K.Conv2DTranspose(3, 3, strides=2, padding='same'), K.Cropping2D(((1, 0), (0, 1))),
-                               K.ZeroPadding2D(1), K.UpSampling2D(interpolation='bilinear')])
+SUMMARY_STACKS = {
+    '2d': ((8, 8, 3), lambda K: [K.SeparableConv2D(6, 3, padding='same', depth_multiplier=2), K.DepthwiseConv2D(3, strides=2),
+                                 K.Conv2D(4, 3, groups=2, dilation_rate=2, padding='same'),
+                                 K.Conv2DTranspose(3, 3, strides=2, padding='same'), K.Cropping2D(((1, 0), (0, 1))),
+                                 K.ZeroPadding2D(1), K.UpSampling2D(interpolation='bilinear')]),
+    '3d': ((4, 6, 5, 2), lambda K: [K.Conv3D(4, 3, padding='same', groups=2), K.MaxPooling3D(2, padding='same'),
+                                    K.Conv3DTranspose(3, 2, strides=2, output_padding=1), K.AveragePooling3D((1, 2, 2)),
+                                    K.UpSampling3D((2, 1, 1)), K.ZeroPadding3D(((1, 0), (0, 1), (2, 2))),
+                                    K.Cropping3D(1), K.GlobalMaxPooling3D(keepdims=True)]),
+    '1d': ((12, 3), lambda K: [K.Conv1D(4, 3, padding='causal', dilation_rate=2), K.SeparableConv1D(6, 3, depth_multiplier=2),
+                               K.DepthwiseConv1D(2, strides=2), K.Conv1DTranspose(2, 3, strides=2, padding='same'),
+                               K.UpSampling1D(2), K.ZeroPadding1D((0, 2)), K.Cropping1D((1, 0)),
+                               K.GlobalAveragePooling1D(keepdims=True)]),
+}
+
+
+@pytest.mark.parametrize('stack', sorted(SUMMARY_STACKS))
+def test_summary_rows_show_keras_shapes_and_counts(keras, stack):
+    shape, make = SUMMARY_STACKS[stack]
+    ours = models.Sequential([L.Input(shape)] + make(L))
+    theirs = keras.Sequential([keras.Input(shape)] + make(keras.layers))
     lines = []
     ours.summary(print_fn=lines.append)
     text = '\n'.join(lines)
+    assert len(ours.layers) == len(theirs.layers)
     for mine, keras_layer in zip(ours.layers, theirs.layers):
         label = f'{mine.name} ({type(mine).__name__})'[:28]         # tf.keras 2's 29-column name cell
         row = next(line for line in lines if line.startswith(label))

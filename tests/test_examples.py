@@ -133,6 +133,7 @@ RUNS = [
     ('cifar100_basenet.py', ['--model', 'basenet'], ['cifar100_b.basenet']),
     ('cifar100_basenet.py', ['--model', 'mired_bn_v3_es'], ['cifar100_b.mired_bn_v3_es']),
     ('cifar10_folders.py', [], ['cifar10_folders.augmented_cnn']),
+    ('mnist_denoising_conv_ae.py', [], ['keras_io.conv_denoising_ae']),
 ]
 
 

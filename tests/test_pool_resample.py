@@ -141,3 +141,27 @@ def test_cupy_matches_numpy(op, shape, args):
             minidl.set_backend('numpy')
     for ours, reference in zip(results['cupy'], results['numpy']):
         np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_same_pooling_equals_tensorflow_where_keras_on_torch_does_not():
+    """Keras' 'same' average pooling leaves the padding out of each window's count (TensorFlow's
+    rule). Keras 3 on PyTorch differs from it where the pads are uneven (e.g. AveragePooling2D
+    pool (3, 1) on 5x7, AveragePooling3D pool (1, 2, 3) on 7x3x5, found by a fuzz of the layers
+    against Keras on PyTorch); minidl follows TensorFlow, checked here on every small 2-D and 3-D
+    geometry, max pooling too."""
+    import itertools
+    tf = pytest.importorskip('tensorflow')
+    rng = np.random.default_rng(0)
+    checked = 0
+    for nd, sizes in ((2, ((5, 7), (4, 3), (6, 6))), (3, ((3, 4, 5), (2, 5, 3)))):
+        for spatial, window, strides in itertools.product(sizes, itertools.product((1, 2, 3), repeat=nd),
+                                                         ((1,) * nd, (2,) * nd, (1, 3) + (2,) * (nd - 2))):
+            x = rng.standard_normal((2,) + spatial + (2,)).astype(np.float32)    # TF has no float64 3-D pooling
+            for ours, theirs in (((pool.avg_pool2d, pool.avg_pool3d)[nd - 2], tf.nn.avg_pool),
+                                 ((pool.max_pool2d, pool.max_pool3d)[nd - 2], tf.nn.max_pool)):
+                y = ours(Tensor(x), window, strides, 'same').numpy()
+                want = theirs(tf.constant(x), window, strides, 'SAME').numpy()
+                np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-6,
+                                           err_msg=f'{ours.__name__} {spatial} pool {window} strides {strides}')
+                checked += 1
+    assert checked >= 400
