@@ -16,11 +16,11 @@ SeparableConvND       depthwise_kernel (*k, C, M),                      filters
                       pointwise_kernel (1.., C M, filters), bias
 ====================  ================================================  ===========================
 """
-from .. import activations, constraints, initializers, regularizers
+from .. import activations
 from ..functional import conv as conv_ops
 from ..functional import geometry
 from .base import InputSpec, Layer, format_shape
-from .options import channels_last, int_tuple, positive_int, serialized
+from .options import channels_last, int_tuple, positive_int, serialized, weight_options
 
 
 def normalize_padding(padding, layer_name, allowed=('valid', 'same')):
@@ -105,12 +105,8 @@ class _Conv(_WindowLayer):
         _no_strided_dilation(self)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        weight_options(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                       bias=(bias_initializer, bias_regularizer, bias_constraint))
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
@@ -194,12 +190,8 @@ class _ConvTranspose(_WindowLayer):
         _no_strided_dilation(self)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        weight_options(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                       bias=(bias_initializer, bias_regularizer, bias_constraint))
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
@@ -285,12 +277,8 @@ class _DepthwiseConv(_WindowLayer):
         self.depth_multiplier = positive_int(self, 'depth_multiplier', depth_multiplier)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        weight_options(self, depthwise=(depthwise_initializer, depthwise_regularizer, depthwise_constraint),
+                       bias=(bias_initializer, bias_regularizer, bias_constraint))
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
@@ -358,15 +346,9 @@ class _SeparableConv(_WindowLayer):
         self.depth_multiplier = positive_int(self, 'depth_multiplier', depth_multiplier)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.pointwise_initializer = initializers.get(pointwise_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.pointwise_constraint = constraints.get(pointwise_constraint)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.bias_constraint = constraints.get(bias_constraint)
+        weight_options(self, depthwise=(depthwise_initializer, depthwise_regularizer, depthwise_constraint),
+                       pointwise=(pointwise_initializer, pointwise_regularizer, pointwise_constraint),
+                       bias=(bias_initializer, bias_regularizer, bias_constraint))
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)

@@ -7,12 +7,11 @@ import types
 
 import numpy as np
 
-from .. import constraints, initializers, regularizers
 from .. import functional as F
 from .. import activations
 from ..saving.serialization_lib import deserialize_keras_object, in_safe_mode, serialize_keras_object
 from .base import Layer, InputSpec, KerasTensor, Node, _Spec, _is_shape_list, format_shape, unique_name
-from .options import channels_last, positive_int, reject_unsupported, serialized
+from .options import channels_last, positive_int, reject_unsupported, serialized, weight_options
 
 
 class InputLayer(Layer):
@@ -76,12 +75,8 @@ class Dense(Layer):
         reject_unsupported(self, lora_rank=lora_rank, quantization_config=quantization_config)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        weight_options(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                       bias=(bias_initializer, bias_regularizer, bias_constraint))
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:

@@ -44,3 +44,14 @@ def serialized(layer, *attributes):
     """{name: serialized value} of nested config objects, in the order given."""
     from ..saving.serialization_lib import serialize_keras_object
     return {name: serialize_keras_object(getattr(layer, name)) for name in attributes}
+
+
+def weight_options(layer, **weights):
+    """For each weight name, ``(initializer, regularizer, constraint)`` as the user gave them:
+    sets ``layer.<name>_initializer``, ``<name>_regularizer`` and ``<name>_constraint`` to the
+    objects Keras' ``get`` functions make of them (names, configs, callables or None)."""
+    from .. import constraints, initializers, regularizers
+    for name, (initializer, regularizer, constraint) in weights.items():
+        setattr(layer, f'{name}_initializer', initializers.get(initializer))
+        setattr(layer, f'{name}_regularizer', regularizers.get(regularizer))
+        setattr(layer, f'{name}_constraint', constraints.get(constraint))
