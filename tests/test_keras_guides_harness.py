@@ -208,6 +208,7 @@ def test_merge_joins_guide_groups_in_keras_io_order_and_refuses_mixed_runs():
     assert merged['runs'][1]['guides'] == [g1, g0]
     with pytest.raises(ValueError, match="differ in 'minidl_commit'"):
         rg.merge_parts([early, _payload({g2: (3, 0, '')}, minidl_commit='other')])
+    assert rg.merge_parts([early, _payload({g2: (3, 0, '')}, guide_budget_s=30.0)])['runs'][1]['guide_budget_s'] == 30.0
     with pytest.raises(ValueError, match='more than one part'):
         rg.merge_parts([early, early])
 

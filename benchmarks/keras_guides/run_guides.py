@@ -609,6 +609,7 @@ def run_guide(name, filename, expected_sha, args, logdir):
     row['seconds'] = round(seconds, 1)
     sha = _sha256(path)
     return {'row': row, 'records': records, 'file': filename, 'sha256': sha,
+            'guide_budget_s': args.guide_budget,
             'sha256_matches': sha == expected_sha, 'mnist_shim': header.get('mnist_shim'),
             'minidl_imported_from': header.get('minidl'), 'keras_control': header.get('keras')}
 
@@ -687,9 +688,11 @@ def compare_markdown(before, after, control=None):
     return '\n'.join(out)
 
 
-_PART_KEYS = ('date', 'command', 'load_average_at_start', 'harness_commit')
+# A guide's budget may differ between parts: a guide that ends inside its budget ('guide budget
+# hit' false) has the same outcome under any larger one; a guide that hits it says so in its row.
+_PART_KEYS = ('date', 'command', 'load_average_at_start', 'harness_commit', 'guide_budget_s')
 _SAME_KEYS = ('minidl', 'minidl_commit', 'minidl_uncommitted_changes', 'framework', 'cell_timeout_s',
-              'guide_budget_s', 'mnist', 'python')
+              'mnist', 'python')
 
 
 def merge_parts(parts):
