@@ -690,7 +690,8 @@ def compare_markdown(before, after, control=None):
 
 # A guide's budget may differ between parts: a guide that ends inside its budget ('guide budget
 # hit' false) has the same outcome under any larger one; a guide that hits it says so in its row.
-_PART_KEYS = ('date', 'command', 'load_average_at_start', 'harness_commit', 'guide_budget_s')
+_PART_KEYS = ('date', 'command', 'load_average_at_start', 'load_average_at_end', 'harness_commit',
+              'guide_budget_s')
 _SAME_KEYS = ('minidl', 'minidl_commit', 'minidl_uncommitted_changes', 'framework', 'cell_timeout_s',
               'mnist', 'python')
 
@@ -779,6 +780,7 @@ def main(argv=None):
         os.makedirs(args.logs, exist_ok=True)
     chosen = [g for g in GUIDES if not args.only or g[0] in args.only]
     started = datetime.datetime.now().astimezone()
+    load_at_start = os.getloadavg() if hasattr(os, 'getloadavg') else None
     results = []
     for name, filename, sha in chosen:
         print(f'[{datetime.datetime.now():%H:%M:%S}] {name} ...', flush=True)
@@ -804,7 +806,8 @@ def main(argv=None):
             'framework': args.framework,
             'cell_timeout_s': args.cell_timeout, 'guide_budget_s': args.guide_budget,
             'mnist': 'as is' if args.mnist_as_is else 'tiled to 60000/10000',
-            'load_average_at_start': os.getloadavg() if hasattr(os, 'getloadavg') else None,
+            'load_average_at_start': load_at_start,
+            'load_average_at_end': os.getloadavg() if hasattr(os, 'getloadavg') else None,
             'python': sys.version.split()[0],
             'rows': rows, 'guides': results,
         }
