@@ -177,3 +177,50 @@ def test_every_stored_guide_is_listed_once():
     names = [g[0] for g in rg.GUIDES]
     assert len(names) == len(set(names))
     assert all(f.endswith(('.py', '.ipynb')) and len(sha) == 64 for _, f, sha in rg.GUIDES)
+
+
+def _payload(rows_by_guide, **extra):
+    guides = []
+    for name, (ran, failed, first) in rows_by_guide.items():
+        row = {'guide': name, 'cells': ran + failed + 1, 'out of scope': 1, 'in scope': ran + failed,
+               'ran': ran, 'failed': failed, 'independent failures': failed, 'cut': 0, 'not reached': 0,
+               'guide budget hit': False, 'first failure': first}
+        records = [{'cell': 1, 'line': 3, 'scope': 'in scope', 'status': 'failed', 'error': first,
+                    'first_line': 'model.fit(x | y)'}] if failed else []
+        guides.append({'row': row, 'records': records})
+    base = {'minidl': '/t', 'minidl_commit': 'abc', 'minidl_uncommitted_changes': False,
+            'framework': 'minidl', 'cell_timeout_s': 90.0, 'guide_budget_s': 240.0,
+            'mnist': 'tiled to 60000/10000', 'python': '3.11', 'date': 'd', 'command': 'c',
+            'load_average_at_start': [1, 1, 1], 'harness_commit': 'h'}
+    base.update(extra)
+    base.update(guides=guides, rows=[g['row'] for g in guides])
+    return base
+
+
+def test_merge_joins_guide_groups_in_keras_io_order_and_refuses_mixed_runs():
+    import pytest
+    g0, g1, g2 = (g[0] for g in rg.GUIDES[:3])
+    late = _payload({g2: (3, 0, '')}, date='d2')
+    early = _payload({g1: (1, 1, 'cell 1: ValueError: x'), g0: (2, 0, '')})
+    merged = rg.merge_parts([late, early])
+    assert [r['guide'] for r in merged['rows']] == [g0, g1, g2]
+    assert [run['date'] for run in merged['runs']] == ['d2', 'd']
+    assert merged['runs'][1]['guides'] == [g1, g0]
+    with pytest.raises(ValueError, match="differ in 'minidl_commit'"):
+        rg.merge_parts([early, _payload({g2: (3, 0, '')}, minidl_commit='other')])
+    assert rg.merge_parts([early, _payload({g2: (3, 0, '')}, guide_budget_s=30.0)])['runs'][1]['guide_budget_s'] == 30.0
+    with pytest.raises(ValueError, match='more than one part'):
+        rg.merge_parts([early, early])
+
+
+def test_compare_markdown_counts_before_and_after():
+    g0, g1 = (g[0] for g in rg.GUIDES[:2])
+    before = _payload({g0: (0, 2, 'cell 1: ImportError: no'), g1: (1, 1, 'cell 1: E')})
+    after = _payload({g0: (2, 0, ''), g1: (1, 1, 'cell 1: TypeError: a | b')})
+    text = rg.compare_markdown(before, after)
+    lines = text.split('\n')
+    assert lines[2].startswith(f'| {g0} | 3 | 1 | 2 | 0 | 2 | 0 |')
+    assert lines[3].startswith(f'| {g1} | 3 | 1 | 2 | 1 | 1 | 1 |') and 'a \\| b' in lines[3]
+    assert lines[4].startswith('| **total** | **6** | **2** | **4** | **1** | **3** | **1** |')
+    assert f'**{g1}**' in text and f'**{g0}**' not in text.split('\n\n', 1)[1]
+    assert '`model.fit(x \\| y)`' in text

@@ -609,6 +609,7 @@ def run_guide(name, filename, expected_sha, args, logdir):
     row['seconds'] = round(seconds, 1)
     sha = _sha256(path)
     return {'row': row, 'records': records, 'file': filename, 'sha256': sha,
+            'guide_budget_s': args.guide_budget,
             'sha256_matches': sha == expected_sha, 'mnist_shim': header.get('mnist_shim'),
             'minidl_imported_from': header.get('minidl'), 'keras_control': header.get('keras')}
 
@@ -634,6 +635,93 @@ def table(rows, markdown=False):
     return '\n'.join(lines)
 
 
+def _by_guide(payload):
+    return {g['row']['guide']: g for g in payload['guides']}
+
+
+def compare_markdown(before, after, control=None):
+    """The before/after table (and the Keras 3 control's column), then every in-scope cell that
+    does not run on ``after``, with what the control did with it."""
+    b, a = _by_guide(before), _by_guide(after)
+    c = _by_guide(control) if control else {}
+    head = ['guide', 'cells', 'out of scope', 'in scope', 'ran before', 'ran after', 'failed after',
+            'of which cascades', 'cut after']
+    if control:
+        head.append('ran on Keras 3')
+    head.append('first failure after')
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '|'.join(['---'] + ['---:'] * (len(head) - 2) + ['---']) + '|']
+    totals = dict.fromkeys(head[1:-1], 0)
+    for name, _, _ in GUIDES:
+        if name not in a:
+            continue
+        ra, rb = a[name]['row'], b[name]['row'] if name in b else None
+        vals = [ra['cells'], ra[OUT_OF_SCOPE], ra[IN_SCOPE], rb[RAN] if rb else '-', ra[RAN], ra[FAILED],
+                ra[FAILED] - ra['independent failures'], ra[CUT] + ra[NOT_REACHED]]
+        if control:
+            vals.append(c[name]['row'][RAN] if name in c else '-')
+        for k, v in zip(head[1:-1], vals):
+            totals[k] += v if isinstance(v, int) else 0
+        lines.append('| ' + ' | '.join([name] + [str(v) for v in vals] +
+                                       [ra['first failure'].replace('|', '\\|')]) + ' |')
+    lines.append('| **total** | ' + ' | '.join(f'**{totals[k]}**' for k in head[1:-1]) + ' | |')
+    out = ['\n'.join(lines), '']
+    for name, _, _ in GUIDES:
+        if name not in a:
+            continue
+        ctl = {r['cell']: r for r in c[name]['records']} if name in c else {}
+        bad = [r for r in a[name]['records'] if r['scope'] == IN_SCOPE and r['status'] in (FAILED, CUT)]
+        if not bad:
+            continue
+        out.append(f'**{name}**')
+        out.append('')
+        for r in bad:
+            what = r.get('error', '')
+            if 'cascade_of' in r:
+                what += f' *(cascade of cell {r["cascade_of"]})*'
+            k = ctl.get(r['cell'])
+            if k is not None:
+                what += ' -- Keras 3: ' + ('runs it' if k['status'] == RAN else
+                                          f'{k["status"]} too ({k.get("error", "")[:100]})')
+            first = r['first_line'][:70].replace('|', '\\|')
+            out.append(f'- cell {r["cell"]} (line {r["line"]}, `{first}`): {what}')
+        out.append('')
+    return '\n'.join(out)
+
+
+# A guide's budget may differ between parts: a guide that ends inside its budget ('guide budget
+# hit' false) has the same outcome under any larger one; a guide that hits it says so in its row.
+_PART_KEYS = ('date', 'command', 'load_average_at_start', 'load_average_at_end', 'harness_commit',
+              'guide_budget_s')
+_SAME_KEYS = ('minidl', 'minidl_commit', 'minidl_uncommitted_changes', 'framework', 'cell_timeout_s',
+              'mnist', 'python')
+
+
+def merge_parts(parts):
+    """One results payload from runs of disjoint guide groups. The runs must describe the same
+    thing (same tree, commit, framework, limits, data): a difference is an error, not averaged over."""
+    if not parts:
+        raise ValueError('merge_parts: no results to merge')
+    for key in _SAME_KEYS:
+        values = {json.dumps(p.get(key)) for p in parts}
+        if len(values) > 1:
+            raise ValueError(f'merge_parts: the parts differ in {key!r} ({", ".join(sorted(values))}); '
+                             'merge only runs of the same tree with the same options')
+    by_name = {}
+    for p in parts:
+        for g in p['guides']:
+            name = g['row']['guide']
+            if name in by_name:
+                raise ValueError(f'merge_parts: guide {name!r} is in more than one part; drop one of them')
+            by_name[name] = g
+    order = [name for name, _, _ in GUIDES if name in by_name]
+    merged = {key: parts[0].get(key) for key in _SAME_KEYS}
+    merged['runs'] = [dict({k: p.get(k) for k in _PART_KEYS}, guides=[g['row']['guide'] for g in p['guides']])
+                      for p in parts]
+    merged['guides'] = [by_name[n] for n in order]
+    merged['rows'] = [g['row'] for g in merged['guides']]
+    return merged
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--minidl', default=os.path.dirname(os.path.dirname(HERE)),
@@ -648,11 +736,40 @@ def main(argv=None):
                              'guides, with the same data and the same rule')
     parser.add_argument('--mnist-as-is', action='store_true',
                         help='give the guides minidl\'s MNIST as it comes (here: the 4,000/1,000 sample)')
+    parser.add_argument('--compare', nargs='+', metavar='JSON',
+                        help='print the markdown before/after table of BEFORE.json AFTER.json [CONTROL.json] '
+                             'and the list of failing cells, and exit')
+    parser.add_argument('--merge', nargs='+', metavar='JSON',
+                        help='OUT.json PART.json...: join the results of runs made guide group by guide group '
+                             '(--only) into one file, in keras.io\'s order, keeping each part\'s date, '
+                             'command and load, and exit')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     parser.add_argument('--out', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)
+    if args.compare:
+        if len(args.compare) not in (2, 3):
+            parser.error('--compare takes BEFORE.json AFTER.json [CONTROL.json]')
+        loaded = []
+        for path in args.compare:
+            with open(path) as f:
+                loaded.append(json.load(f))
+        print(compare_markdown(*loaded))
+        return 0
+    if args.merge:
+        if len(args.merge) < 2:
+            parser.error('--merge takes OUT.json PART.json...')
+        parts = []
+        for path in args.merge[1:]:
+            with open(path) as f:
+                parts.append(json.load(f))
+        merged = merge_parts(parts)
+        with open(args.merge[0], 'w') as f:
+            json.dump(merged, f, indent=1)
+        print(table(merged['rows']))
+        print(f'\nwrote {args.merge[0]}')
+        return 0
     if not os.path.isdir(os.path.join(args.minidl, 'minidl')):
         parser.error(f'--minidl {args.minidl!r} has no minidl/ package; give the root of a minidl checkout')
     missing = [f for _, f, _ in GUIDES if not os.path.exists(os.path.join(GUIDE_DIR, f))]
@@ -663,6 +780,7 @@ def main(argv=None):
         os.makedirs(args.logs, exist_ok=True)
     chosen = [g for g in GUIDES if not args.only or g[0] in args.only]
     started = datetime.datetime.now().astimezone()
+    load_at_start = os.getloadavg() if hasattr(os, 'getloadavg') else None
     results = []
     for name, filename, sha in chosen:
         print(f'[{datetime.datetime.now():%H:%M:%S}] {name} ...', flush=True)
@@ -688,7 +806,8 @@ def main(argv=None):
             'framework': args.framework,
             'cell_timeout_s': args.cell_timeout, 'guide_budget_s': args.guide_budget,
             'mnist': 'as is' if args.mnist_as_is else 'tiled to 60000/10000',
-            'load_average_at_start': os.getloadavg() if hasattr(os, 'getloadavg') else None,
+            'load_average_at_start': load_at_start,
+            'load_average_at_end': os.getloadavg() if hasattr(os, 'getloadavg') else None,
             'python': sys.version.split()[0],
             'rows': rows, 'guides': results,
         }
