@@ -180,8 +180,23 @@ class Variable(Tensor):
     the optimizer applies after each update, and ``numpy()``/``value``."""
     __slots__ = ('path', 'constraint', 'regularizer', 'aggregation', '_trainable')
 
-    def __init__(self, data, trainable=True, name=None, path=None, constraint=None, regularizer=None,
-                 aggregation='none', requires_grad=None):
+    def __init__(self, data=None, trainable=True, name=None, path=None, constraint=None, regularizer=None,
+                 aggregation='none', requires_grad=None, *, initializer=None, shape=None, dtype=None,
+                 autocast=True, synchronization='auto'):
+        # Keras' keras.Variable(initializer, shape=None, dtype=None, trainable=True, ..., name=None):
+        # the first argument is a value, or an initializer (a name or a callable) with a shape
+        data = initializer if initializer is not None else data
+        if data is None:
+            raise ValueError('Variable: give a value, or an initializer and a shape, e.g. '
+                             "Variable(initializer='zeros', shape=(3,)).")
+        if isinstance(data, str) or (callable(data) and not hasattr(data, 'shape')):
+            if shape is None:
+                raise ValueError(f'Variable: the initializer {data!r} needs a shape, e.g. '
+                                 f'Variable(initializer={data!r}, shape=(3,)).')
+            from . import initializers     # floor 3: imported when a Variable is made from one
+            data = initializers.get(data)(tuple(shape), dtype=dtype)
+        if dtype is not None:
+            data = backend.as_array(data.data if isinstance(data, Tensor) else data).astype(dtype, copy=False)
         super().__init__(data, requires_grad=trainable if requires_grad is None else requires_grad, name=name)
         self._trainable = bool(trainable)
         self.path = path or name

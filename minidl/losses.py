@@ -153,7 +153,7 @@ class _BuiltinLoss(LossFunctionWrapper):
         class indices to integers on the predictions' device, everything else to the predictions'
         dtype, device and rank."""
         pred = y_pred.data if isinstance(y_pred, Tensor) else y_pred
-        raw = _raw_labels(y_true)
+        raw = raw_labels(y_true)
         check_labels(self, raw, pred.shape, axis=getattr(self, 'axis', -1))
         if self.labels == 'sparse':
             if raw.ndim == pred.ndim:
@@ -633,11 +633,13 @@ def _merge_masks(a, b):
 
 
 # --- labels ---------------------------------------------------------------------------------------------
-def _raw_labels(y):
+def raw_labels(y):
     """Labels as an array (NumPy or CuPy), unwrapping Tensors and converting lists."""
     if isinstance(y, Tensor):
         return y.data
-    return y if hasattr(y, 'shape') and hasattr(y, 'dtype') else np.asarray(y)
+    if isinstance(y, np.ndarray) or backend.is_cupy(y):
+        return y
+    return np.asarray(y)        # lists, scalars, and other frameworks' CPU tensors (a torch.Tensor)
 
 
 def _label_tensor(y_true, y_pred):
@@ -649,7 +651,7 @@ def _label_tensor(y_true, y_pred):
         return type(y_true)(_label_tensor(v, y_pred) for v in y_true)
     pred = y_pred.data if isinstance(y_pred, Tensor) else y_pred
     dtype = pred.dtype if pred.dtype.kind == 'f' else backend.floatx
-    return Tensor(_on_device_of(_raw_labels(y_true), pred).astype(dtype, copy=False))
+    return Tensor(_on_device_of(raw_labels(y_true), pred).astype(dtype, copy=False))
 
 
 def _smooth_binary(t, s):

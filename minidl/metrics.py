@@ -49,9 +49,10 @@ NEG_INF = -1e10
 
 # --- arrays ----------------------------------------------------------------------------------------------
 def _raw(x):
-    if isinstance(x, (Tensor, _WithMask)):
+    """The array of a Tensor, a masked value, a list or another framework's CPU tensor."""
+    if isinstance(x, _WithMask):
         return x.data
-    return x if hasattr(x, 'shape') and hasattr(x, 'dtype') else np.asarray(x)
+    return losses_module.raw_labels(x)
 
 
 def _raw_pair(y_true, y_pred):

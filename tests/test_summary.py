@@ -111,8 +111,9 @@ def test_nested_model_row_and_frozen_counts():
 
 
 def test_summary_of_an_unbuilt_model_explains_what_to_do():
-    with pytest.raises(ValueError, match='not been built.*input_shape'):
-        Sequential([L.Dense(2)]).summary()
+    lines = []
+    Sequential([L.Dense(2)]).summary(print_fn=lines.append)      # Keras 3 prints, it does not raise
+    assert 'not been built' in lines[-1] and 'input shape' in lines[-1]
 
 
 def test_summary_prints_with_print_by_default(capsys):

@@ -409,6 +409,14 @@ class Layer:
             queue.extend(layer._sublayers)
         return out
 
+    def zero_grad(self, set_to_none=True):
+        """Clear the gradient of every weight (PyTorch's ``Module.zero_grad``, which Keras 3's
+        layers have on its PyTorch backend: custom training loops call ``model.zero_grad()``
+        before each ``loss.backward()``). ``set_to_none=False`` keeps zero arrays instead."""
+        for w in self.weights:
+            if w.grad is not None:
+                w.grad = None if set_to_none else type(w.grad)(backend.xp().zeros_like(w.grad.data))
+
     # --- trainable flag -----------------------------------------------------------------------
     @property
     def trainable(self):

@@ -12,8 +12,8 @@ from ..layers.core import InputLayer
 def print_summary(model, line_length=None, positions=None, print_fn=None):
     print_fn = print_fn or print
     if not model.built:
-        raise ValueError(f"Model '{model.name}' has not been built yet, so it has no summary. Give the first layer "
-                         'an input_shape, start with Input(...)/InputLayer, or call the model on a batch of data.')
+        _print_unbuilt(model, line_length or 65, positions or [.45, .8, 1.], print_fn)
+        return
     graph = model._graph
     with_connections = graph is not None and not _is_sequential_like(graph)
     if with_connections:
@@ -52,6 +52,29 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
     print_fn(f'Trainable params: {trainable:,}')
     print_fn(f'Non-trainable params: {non_trainable:,}')
     print_fn('_' * line_length)
+
+
+def _print_unbuilt(model, line_length, positions, print_fn):
+    """Keras 3's summary of a model that has not seen an input yet: its layers, with '?' for the
+    output shapes and '0 (unbuilt)' for the parameters."""
+    if positions[-1] <= 1:
+        positions = [int(line_length * p) for p in positions]
+    print_fn(f'Model: "{model.name}"')
+    print_fn('_' * line_length)
+    print_fn(_row(['Layer (type)', 'Output Shape', 'Param #'], positions))
+    print_fn('=' * line_length)
+    layers = model.layers
+    for i, layer in enumerate(layers):
+        params = layer.count_params() if layer.built else '0 (unbuilt)'
+        print_fn(_row([f'{layer.name} ({_class_name(layer)})', '?', params], positions))
+        print_fn(('=' if i == len(layers) - 1 else '_') * line_length)
+    if not layers:
+        print_fn('=' * line_length)
+    print_fn('Total params: 0 (unbuilt)' if not any(layer.built for layer in layers) else
+             f'Total params: {_count(model.weights):,}')
+    print_fn('_' * line_length)
+    print_fn('The model has not been built yet: give the first layer an input shape, start with '
+             'Input(...), or call it on a batch of data, to see output shapes and parameter counts.')
 
 
 def _row(fields, positions):

@@ -8,6 +8,10 @@ from .kfold import KFold, StratifiedKFold, train_test_split
 from .plot import image_grid, plot_history
 from .graph import plot_graph, plot_model, model_to_dot  # noqa: F401  (Graphviz DOT; PNG/SVG with `dot`)
 from .sequence import PyDataset, Sequence
+from ..saving.object_registration import (CustomObjectScope, custom_object_scope, get_custom_objects,  # noqa: F401
+                                          get_registered_name, get_registered_object,
+                                          register_keras_serializable)
+from ..saving.serialization_lib import deserialize_keras_object, serialize_keras_object  # noqa: F401
 
 
 def set_random_seed(seed):
@@ -32,6 +36,8 @@ def get_file(*args, **kwargs):
 
 __all__ = ['to_categorical', 'KFold', 'StratifiedKFold', 'train_test_split', 'plot_history', 'image_grid', 'PyDataset',
            'Sequence', 'pad_sequences', 'set_random_seed', 'plot_graph', 'plot_model', 'model_to_dot', 'get_file']
+__all__ += ['CustomObjectScope', 'custom_object_scope', 'get_custom_objects', 'get_registered_name',
+            'get_registered_object', 'register_keras_serializable', 'deserialize_keras_object', 'serialize_keras_object']
 __all__ += ['image_dataset_from_directory', 'load_img', 'img_to_array', 'array_to_img', 'save_img']
 
 _IMAGE_NAMES = {'image_dataset_from_directory': 'image_dataset', 'load_img': 'image', 'img_to_array': 'image',
