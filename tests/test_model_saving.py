@@ -249,3 +249,53 @@ def test_a_model_compiled_with_losses_per_output_name_reloads_compiled(tmp_path)
     assert score_loss['class_name'] == 'Huber' and score_loss['config']['delta'] == 0.5
     np.testing.assert_allclose(loaded.evaluate(x_data, {'label': y, 'score': s}, verbose=0),
                                model.evaluate(x_data, {'label': y, 'score': s}, verbose=0), rtol=1e-6)
+
+
+def _asset_layer_class(base_layer, register):
+    @register(package='assets_test')
+    class LookupTable(base_layer):
+        """A layer whose table lives in an asset file, as in keras-io's saving guide."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.table = None
+
+        def call(self, x):
+            return x
+
+        def save_assets(self, inner_path):
+            import os
+            with open(os.path.join(inner_path, 'table.txt'), 'w') as f:
+                f.write('\n'.join(self.table))
+
+        def load_assets(self, inner_path):
+            import os
+            with open(os.path.join(inner_path, 'table.txt')) as f:
+                self.table = f.read().split('\n')
+    return LookupTable
+
+
+def test_save_assets_and_load_assets_round_trip_through_the_archive(tmp_path):
+    from minidl.saving import register_keras_serializable as register
+    LookupTable = _asset_layer_class(layers.Layer, register)
+    layer = LookupTable(name='lookup')
+    layer.table = ['cat', 'dog', 'bird']
+    model = models.Sequential([layers.Input((2,)), layer])
+    path = str(tmp_path / 'assets.keras')
+    model.save(path)
+    with zipfile.ZipFile(path) as zf:
+        assert 'assets/layers/lookup_table/table.txt' in zf.namelist()
+    loaded = models.load_model(path)
+    assert loaded.layers[-1].table == ['cat', 'dog', 'bird']
+
+
+def test_assets_interoperate_with_keras_3(keras, tmp_path):
+    LookupTable = _asset_layer_class(keras.layers.Layer, keras.saving.register_keras_serializable)
+    theirs = LookupTable(name='lookup')
+    theirs.table = ['a', 'b']
+    model = keras.Sequential([keras.Input((2,)), theirs])
+    path = str(tmp_path / 'keras_assets.keras')
+    model.save(path)
+    from minidl.saving import register_keras_serializable as register
+    _asset_layer_class(layers.Layer, register)
+    assert models.load_model(path).layers[-1].table == ['a', 'b']

@@ -15,6 +15,8 @@ import datetime
 import io
 import json
 import os
+import posixpath
+import tempfile
 import zipfile
 
 from ..atomic import write_bytes
@@ -68,7 +70,49 @@ def _keras_archive_bytes(model):
         zf.writestr('metadata.json', metadata)
         zf.writestr('config.json', _config_json(model))
         zf.writestr('model.weights.h5', _weights_h5_bytes(model))
+        _write_assets(zf, model)
     return buffer.getvalue()
+
+
+# --- assets: files a layer writes itself (Keras 3's save_assets/load_assets) ----------------------------------
+def _asset_layers(model):
+    """(archive folder, layer) for every layer that has ``save_assets``/``load_assets``: the folder
+    is ``assets/`` plus the layer's path in ``model.weights.h5``, as in Keras 3's archives."""
+    for path, layer in h5_weights._walk_keras3(model, '', set()):
+        yield posixpath.join('assets', path) if path else 'assets', layer
+
+
+def _write_assets(zf, model):
+    for folder, layer in _asset_layers(model):
+        if not callable(getattr(layer, 'save_assets', None)):
+            continue
+        with tempfile.TemporaryDirectory(prefix='minidl-assets-') as tmp:
+            layer.save_assets(tmp)
+            for root, _, files in os.walk(tmp):
+                for name in sorted(files):
+                    full = os.path.join(root, name)
+                    relative = os.path.relpath(full, tmp).replace(os.sep, '/')
+                    zf.write(full, f'{folder}/{relative}')
+
+
+def _load_assets(zf, model, filepath):
+    names = [n for n in zf.namelist() if n.startswith('assets/') and not n.endswith('/')]
+    for folder, layer in _asset_layers(model):
+        if not callable(getattr(layer, 'load_assets', None)):
+            continue
+        prefix = folder + '/'
+        with tempfile.TemporaryDirectory(prefix='minidl-assets-') as tmp:
+            for name in (n for n in names if n.startswith(prefix)):
+                relative = name[len(prefix):]
+                parts = relative.split('/')
+                if relative.startswith('/') or '..' in parts or '\\' in relative or ':' in parts[0]:
+                    raise ValueError(f"{filepath}: the asset '{name}' would be written outside its folder; "
+                                     'the archive is damaged or was crafted. Save the model again.')
+                target = os.path.join(tmp, *parts)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with zf.open(name) as src, open(target, 'wb') as dst:
+                    dst.write(src.read())
+            layer.load_assets(tmp)
 
 
 def _weights_h5_bytes(model):
@@ -126,6 +170,8 @@ def _load_keras_archive(filepath, custom_objects, compile, safe_mode):
     if h5_weights.KERAS_ARCHIVE_WEIGHTS in names:
         data, label = h5_weights._archive_weights(filepath)
         _load_weights_bytes(model, data, label, compile)
+    with zipfile.ZipFile(filepath) as zf:
+        _load_assets(zf, model, filepath)
     return model
 
 
