@@ -106,6 +106,18 @@ def test_masking_equals_keras_and_sets_the_mask(keras):
     assert list(layers.Masking().get_config()) == list(keras.layers.Masking().get_config())
 
 
+def test_masking_gradcheck():
+    """Masking zeroes masked steps (as Keras' where(mask, x, 0)): the gradient is the identity on
+    kept steps (gradient-checked in float64 where the layer is smooth, away from mask_value) and
+    zero on masked ones."""
+    rng = np.random.default_rng(6)
+    gradcheck(lambda x: layers.Masking(mask_value=-1.0, dtype='float64')(x), rng.standard_normal((2, 3, 2)))
+    x = Tensor(np.array([[[1.0, 2.0], [-1.0, -1.0], [-1.0, 3.0]]]), requires_grad=True)
+    g = rng.standard_normal((1, 3, 2))
+    (layers.Masking(mask_value=-1.0, dtype='float64')(x) * Tensor(g)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), g * np.array([1.0, 0.0, 1.0])[None, :, None])
+
+
 def test_masking_skips_steps_in_an_lstm_like_keras(keras):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((2, 5, 3)).astype(np.float32)
