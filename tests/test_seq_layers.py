@@ -147,7 +147,7 @@ def test_repeat_vector_equals_keras_and_gradcheck(keras):
 
 def test_sequence_to_sequence_model_masks_reach_the_loss(keras):
     """Masking -> LSTM(return_sequences) -> TimeDistributed(Dense): the padded steps are left out
-    of the loss, so evaluate() equals Keras' on the same weights."""
+    of the loss and of the metric, so evaluate() equals Keras' on the same weights."""
     rng = np.random.default_rng(6)
     x = rng.standard_normal((4, 6, 3)).astype(np.float32)
     x[0, 4:] = 0
@@ -160,9 +160,12 @@ def test_sequence_to_sequence_model_masks_reach_the_loss(keras):
         return M(i, L.TimeDistributed(L.Dense(2))(h))
     mine, theirs = build(layers, layers.Input, minidl.Model), build(keras.layers, keras.Input, keras.Model)
     mine.set_weights(theirs.get_weights())
-    mine.compile(loss='mse')
-    theirs.compile(loss='mse')
+    mine.compile(loss='mse', metrics=['mae'])
+    theirs.compile(loss='mse', metrics=['mae'])
+    # the loss and the metric both leave the padded steps out (MeanMetricWrapper reads the mask too)
     np.testing.assert_allclose(mine.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=1e-5)
+    unmasked = np.abs(mine.predict(x, verbose=0) - y).mean()
+    assert abs(mine.evaluate(x, y, verbose=0)[1] - unmasked) > 1e-4
     np.testing.assert_allclose(mine.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
