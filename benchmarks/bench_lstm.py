@@ -18,7 +18,8 @@ regrouped, into torch.nn.LSTM):
 The frameworks alternate within every round (the order rotates) so that load from other
 processes falls on all alike; each figure is the median over rounds of the best of ``--reps``
 steps, with its spread (largest deviation from the median, per cent). Forward alone is timed too,
-so that the table says where a step's time goes. Output: a Markdown table (and ``--json FILE``).
+so that the table says where a step's time goes (``--parts``: the pieces of minidl's fast form
+timed alone). Output: a Markdown table (and ``--json FILE``).
 """
 import argparse
 import json
@@ -176,6 +177,62 @@ def bench_size(n, t, d, u, rounds, reps, reference):
     return summary
 
 
+def parts(n, t, d, u, reps=3):
+    """The pieces of minidl's fast LSTM (kernels/rnn.py) timed alone, one BLAS thread as there:
+    where a step's time goes. Returns milliseconds per piece for one call on (n, t, d)."""
+    from threadpoolctl import threadpool_limits
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    kernel = rng.standard_normal((d, 4 * u)).astype(f32)
+    rt = rng.standard_normal((4 * u, u)).astype(f32)
+    xt = rng.standard_normal((t, d, n)).astype(f32)
+    h = rng.standard_normal((u, n)).astype(f32)
+    zk = (rng.standard_normal((4 * u, n)) * 0.1).astype(f32)
+    a, b, c, s = (rng.standard_normal((u, n)).astype(f32) for _ in range(4))
+    flags = np.empty((u, n), bool)
+    buf, tmp_r, tmp_k, gx = (np.empty(shape, f32) for shape in ((4 * u, n), (4 * u, u), (4 * u, d), (d, n)))
+
+    def sig(z):
+        z *= 0.5
+        np.tanh(z, out=z)
+        z *= 0.5
+        z += 0.5
+
+    def fwd_elementwise():        # the gate activations and the c, h updates of every step
+        for _ in range(t):
+            z = zk.copy()
+            sig(z[:2 * u])
+            np.tanh(z[2 * u:3 * u], out=z[2 * u:3 * u])
+            sig(z[3 * u:])
+            for _ in range(4):
+                np.multiply(a, b, out=c)
+            np.tanh(c, out=s)
+
+    def bwd_gemms():              # dR, dW and dx shares and dh_{t-1}: four small products a step
+        for _ in range(t):
+            np.matmul(zk, h.T, out=tmp_r)
+            np.matmul(zk, xt[0].T, out=tmp_k)
+            np.matmul(kernel, zk, out=gx)
+            np.matmul(rt.T, zk, out=buf[:u])
+
+    def bwd_elementwise():        # ~22 passes over (U, N) a step for the gate gradients, and two flushes
+        for _ in range(t):
+            for _ in range(22):
+                np.multiply(a, b, out=c)
+            for _ in range(2):
+                np.abs(a, out=s)
+                np.less(s, 1e-30, out=flags)
+                np.putmask(c, flags, 0)
+
+    pieces = {'input projection (one batched GEMM)': lambda: np.matmul(kernel.T, xt),
+              'forward: one (4U, U) @ (U, N) GEMM a step': lambda: [np.matmul(rt, h, out=buf) for _ in range(t)],
+              'forward: gates and state updates': fwd_elementwise,
+              'backward: four small GEMMs a step': bwd_gemms,
+              'backward: gate gradients and flushes': bwd_elementwise}
+    with threadpool_limits(1, 'blas'):
+        return {name: best_of(fn, reps) * 1e3 for name, fn in pieces.items()}
+
+
 def versions():
     import importlib.metadata as md
     out = {}
@@ -196,7 +253,15 @@ def main():
     p.add_argument('--reps', type=int, default=3, help='steps per framework per round (the best counts)')
     p.add_argument('--reference', action='store_true', help="also time minidl's reference LSTM op")
     p.add_argument('--json', help='write the raw figures here')
+    p.add_argument('--parts', action='store_true', help="only time the pieces of minidl's fast LSTM (see parts())")
     args = p.parse_args()
+    if args.parts:
+        print(f'load {os.getloadavg()[0]:.1f}; pieces of one fast LSTM({args.units}) call, one BLAS thread, ms:')
+        for size in args.sizes:
+            n, t = (int(v) for v in size.lower().split('x'))
+            for name, ms in parts(n, t, args.features, args.units).items():
+                print(f'| {size} | {name} | {ms:.1f} |')
+        return
     import torch
     start_load = os.getloadavg()
     print(f'LSTM({args.units}) on {args.features} features, float32, CPU; {platform.processor() or platform.machine()}, '
