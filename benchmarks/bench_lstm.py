@@ -17,7 +17,8 @@ regrouped, into torch.nn.LSTM):
 
 The frameworks alternate within every round (the order rotates) so that load from other
 processes falls on all alike; each figure is the median over rounds of the best of ``--reps``
-steps, with its spread (largest deviation from the median, per cent). Forward alone is timed too,
+steps, with its spread (largest deviation from the median, per cent), and the best round (the figure
+least disturbed by other processes on a shared machine). Forward alone is timed too,
 so that the table says where a step's time goes (``--parts``: the pieces of minidl's fast form
 timed alone). Output: a Markdown table (and ``--json FILE``).
 """
@@ -172,7 +173,9 @@ def bench_size(n, t, d, u, rounds, reps, reference):
         for kind, values in times[name].items():
             med = statistics.median(values)
             row[kind] = med
+            row[kind + '_best'] = min(values)
             row[kind + '_spread'] = max(abs(v - med) for v in values) / med
+            row[kind + '_rounds'] = values
         summary[name] = row
     return summary
 
@@ -267,8 +270,9 @@ def main():
     print(f'LSTM({args.units}) on {args.features} features, float32, CPU; {platform.processor() or platform.machine()}, '
           f'{os.cpu_count()} cores; load at start {start_load[0]:.1f}; torch threads {torch.get_num_threads()}; '
           f'{versions()}; {args.rounds} rounds x best of {args.reps}\n')
-    print('| N x T | framework | step (fwd+bwd) ms | forward ms | backward ms (step - fwd) | step / PyTorch | step / Keras |')
-    print('|---|---|---|---|---|---|---|', flush=True)
+    print('| N x T | framework | step (fwd+bwd) ms, median | forward ms | backward ms (step - fwd) | step / PyTorch | '
+          'step / Keras | best step ms | best / best PyTorch | best / best PyTorch-1-thread |')
+    print('|---|---|---|---|---|---|---|---|---|---|', flush=True)
     results = {}
     for size in args.sizes:
         n, t = (int(v) for v in size.lower().split('x'))
@@ -278,7 +282,9 @@ def main():
             print(f"| {size} | {name} | {row['step'] * 1e3:.1f} ±{row['step_spread'] * 100:.0f}%{mark('step')} | "
                   f"{row['forward'] * 1e3:.1f} ±{row['forward_spread'] * 100:.0f}% | "
                   f"{(row['step'] - row['forward']) * 1e3:.1f} | {row['step'] / summary['torch']['step']:.2f} | "
-                  f"{row['step'] / summary['keras']['step']:.2f} |", flush=True)
+                  f"{row['step'] / summary['keras']['step']:.2f} | {row['step_best'] * 1e3:.1f} | "
+                  f"{row['step_best'] / summary['torch']['step_best']:.2f} | "
+                  f"{row['step_best'] / summary['torch-1-thread']['step_best']:.2f} |", flush=True)
     end_load = os.getloadavg()
     print(f'\nload at end {end_load[0]:.1f}')
     if args.json:
