@@ -219,6 +219,52 @@ def test_time_distributed_equals_keras(keras):
                         keras.layers.TimeDistributed(keras.layers.Dense(5, activation='tanh')), x, rng=rng)
 
 
+@pytest.mark.parametrize('merge_mode', ['concat', 'mul', None])
+def test_bidirectional_gradcheck_with_a_mask(merge_mode):
+    """Both directions' BPTT in float64 through the wrapper (the backward copy reads the masked
+    sequence reversed), input gradients and every weight of both layers."""
+    rng = np.random.default_rng(11)
+    layer = layers.Bidirectional(layers.LSTM(U, return_sequences=True, dtype='float64'), merge_mode=merge_mode,
+                                 dtype='float64')
+    x = rng.standard_normal((N, T, D))
+    layer(Tensor(x))
+    mask = a_mask()
+    forward, backward = layer.forward_layer, layer.backward_layer
+    for w in layer.weights:
+        w.assign(rng.standard_normal(w.shape) * 0.5)
+    n_out = len(flat(layer(Tensor(x), mask=mask)))
+
+    def run(x, *w):
+        return _with_weights(forward, w[:3], lambda: _with_weights(
+            backward, w[3:], lambda: flat(layer(x, mask=mask))[i]))
+
+    for i in range(n_out):
+        params = [Tensor(w.numpy().copy(), requires_grad=True) for w in forward.weights + backward.weights]
+        gradcheck(run, x, *params)
+
+
+def test_time_distributed_gradcheck():
+    rng = np.random.default_rng(12)
+    inner = layers.Dense(5, activation='tanh', dtype='float64')
+    layer = layers.TimeDistributed(inner, dtype='float64')
+    x = rng.standard_normal((N, T, D))
+    layer(Tensor(x))
+    kernel, bias = inner.kernel, inner.bias
+    saved = (kernel, bias)
+
+    def run(x, k, b):
+        object.__setattr__(inner, 'kernel', k)
+        object.__setattr__(inner, 'bias', b)
+        try:
+            return layer(x)
+        finally:
+            object.__setattr__(inner, 'kernel', saved[0])
+            object.__setattr__(inner, 'bias', saved[1])
+
+    gradcheck(run, x, Tensor(kernel.numpy().copy(), requires_grad=True), Tensor(bias.numpy().copy() + 0.1,
+                                                                                  requires_grad=True))
+
+
 def test_time_distributed_runs_per_step_for_batch_statistics():
     """BatchNormalization in training sees every time step as its own batch, as in Keras."""
     rng = np.random.default_rng(10)

@@ -106,6 +106,18 @@ def test_masking_equals_keras_and_sets_the_mask(keras):
     assert list(layers.Masking().get_config()) == list(keras.layers.Masking().get_config())
 
 
+def test_masking_gradcheck():
+    """Masking zeroes masked steps (as Keras' where(mask, x, 0)): the gradient is the identity on
+    kept steps (gradient-checked in float64 where the layer is smooth, away from mask_value) and
+    zero on masked ones."""
+    rng = np.random.default_rng(6)
+    gradcheck(lambda x: layers.Masking(mask_value=-1.0, dtype='float64')(x), rng.standard_normal((2, 3, 2)))
+    x = Tensor(np.array([[[1.0, 2.0], [-1.0, -1.0], [-1.0, 3.0]]]), requires_grad=True)
+    g = rng.standard_normal((1, 3, 2))
+    (layers.Masking(mask_value=-1.0, dtype='float64')(x) * Tensor(g)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), g * np.array([1.0, 0.0, 1.0])[None, :, None])
+
+
 def test_masking_skips_steps_in_an_lstm_like_keras(keras):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((2, 5, 3)).astype(np.float32)
@@ -135,7 +147,7 @@ def test_repeat_vector_equals_keras_and_gradcheck(keras):
 
 def test_sequence_to_sequence_model_masks_reach_the_loss(keras):
     """Masking -> LSTM(return_sequences) -> TimeDistributed(Dense): the padded steps are left out
-    of the loss, so evaluate() equals Keras' on the same weights."""
+    of the loss and of the metric, so evaluate() equals Keras' on the same weights."""
     rng = np.random.default_rng(6)
     x = rng.standard_normal((4, 6, 3)).astype(np.float32)
     x[0, 4:] = 0
@@ -148,9 +160,12 @@ def test_sequence_to_sequence_model_masks_reach_the_loss(keras):
         return M(i, L.TimeDistributed(L.Dense(2))(h))
     mine, theirs = build(layers, layers.Input, minidl.Model), build(keras.layers, keras.Input, keras.Model)
     mine.set_weights(theirs.get_weights())
-    mine.compile(loss='mse')
-    theirs.compile(loss='mse')
+    mine.compile(loss='mse', metrics=['mae'])
+    theirs.compile(loss='mse', metrics=['mae'])
+    # the loss and the metric both leave the padded steps out (MeanMetricWrapper reads the mask too)
     np.testing.assert_allclose(mine.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=1e-5)
+    unmasked = np.abs(mine.predict(x, verbose=0) - y).mean()
+    assert abs(mine.evaluate(x, y, verbose=0)[1] - unmasked) > 1e-4
     np.testing.assert_allclose(mine.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
