@@ -1,6 +1,7 @@
 """ImageDataGenerator: each transform on known images, SciPy as the oracle for the affine
 resampling, standardisation statistics, seeded determinism, epochs and validation subsets."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -231,11 +232,30 @@ def test_validation_split_subsets_are_disjoint_and_complete(rng):
     gen = ImageDataGenerator(validation_split=0.3)
     seen = {}
     for subset in ('training', 'validation'):
-        iterator = gen.flow(x, ids, batch_size=5, subset=subset, seed=1)
+        iterator = gen.flow(x, ids, batch_size=5, subset=subset, seed=1, ignore_class_split=True)
         seen[subset] = np.concatenate([y for _, y in take(iterator, len(iterator))])
     assert sorted(seen['validation'].tolist()) == list(range(6))  # int(23 * 0.3) first samples
     assert set(seen['training'].tolist()).isdisjoint(seen['validation'].tolist())
     assert sorted(np.concatenate([seen['training'], seen['validation']]).tolist()) == ids.tolist()
+    # Keras refuses a split that leaves classes on one side only (every id is its own class here).
+    with pytest.raises(ValueError, match='different classes.*ignore_class_split=True'):
+        gen.flow(x, ids, subset='training')
+    labels = np.arange(23) % 2
+    assert len(gen.flow(x, labels, batch_size=5, subset='validation')) == 2
+
+
+def test_flow_saves_every_image_without_changing_the_transforms(rng, tmp_path):
+    pytest.importorskip('PIL')
+    x = rng.uniform(0, 255, (5, 6, 6, 3)).astype(np.float32)
+    gen = ImageDataGenerator(rotation_range=30, horizontal_flip=True, data_format=None, dtype=None)
+    plain = next(gen.flow(x, batch_size=5, shuffle=False, seed=3))
+    saved = next(gen.flow(x, batch_size=5, shuffle=False, seed=3, save_to_dir=str(tmp_path),
+                          save_prefix='aug', save_format='jpeg'))
+    np.testing.assert_array_equal(plain, saved)
+    names = sorted(os.listdir(tmp_path))
+    assert len(names) == 5 and all(n.startswith('aug_') and n.endswith('.jpeg') for n in names)
+    assert sorted(int(n.split('_')[1]) for n in names) == list(range(5))
+    assert gen.dtype == np.float32 and gen.data_format == 'channels_last'
 
 
 def test_flow_outputs_and_errors(images):
