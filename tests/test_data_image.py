@@ -295,3 +295,25 @@ def test_cupy_backend_matches_numpy(images):
         assert isinstance(xg, cupy.ndarray)
         np.testing.assert_allclose(cupy.asnumpy(xg), xe, atol=1e-3)
         np.testing.assert_array_equal(cupy.asnumpy(yg), ye)
+
+
+def test_flow_with_other_inputs_equals_keras_legacy(rng):
+    """``flow((images, other), y)``: the batches' x is [images, other], as in Keras' legacy generator."""
+    legacy = pytest.importorskip('keras.src.legacy.preprocessing.image')
+    x = rng.uniform(0, 255, (7, 4, 4, 3)).astype(np.float32)
+    other, third = rng.standard_normal((7, 2)).astype(np.float32), np.arange(7)
+    y = np.arange(7) % 2
+    for misc in (other, [other, third]):
+        ours = ImageDataGenerator(rescale=1 / 255).flow((x, misc), y, batch_size=3, shuffle=False)
+        theirs = legacy.ImageDataGenerator(rescale=1 / 255).flow((x, misc), y, batch_size=3, shuffle=False)
+        for _ in range(3):
+            (xa, ya), (xb, yb) = next(ours), next(theirs)
+            assert len(xa) == len(xb) == (2 if misc is other else 3)
+            for a, b in zip(xa, xb):
+                np.testing.assert_allclose(np.asarray(a), b, rtol=1e-6)
+            np.testing.assert_array_equal(np.asarray(ya), yb)
+    with pytest.raises(ValueError, match=r'x has 7 images but x\[1\]\[0\] has 6'):
+        ImageDataGenerator().flow((x, other[:6]))
+    val = ImageDataGenerator(validation_split=0.3).flow((x, other), y, batch_size=7, subset='validation')
+    xs, _ = next(val)
+    np.testing.assert_array_equal(np.asarray(xs[1]), other[:2])

@@ -320,6 +320,8 @@ class ImageDataGenerator:
              save_prefix='', save_format='png', ignore_class_split=False, subset=None):
         """An endless iterator of ``(x_batch, y_batch)`` (or ``x_batch`` when ``y`` is None, or
         ``(x, y, w)`` with ``sample_weight``); ``len()`` is the number of batches per epoch.
+        ``x`` may be ``(images, other)`` or ``(images, [others])``, as in Keras: the batch's x is
+        then the list ``[images, other, ...]``, the other inputs untransformed.
 
         Each epoch visits every image once (reshuffled per epoch if ``shuffle``); the last
         batch may be smaller. ``seed`` fixes the shuffling and the random transforms.
@@ -367,10 +369,16 @@ class NumpyArrayIterator:
 
     def __init__(self, x, y, generator, batch_size=32, shuffle=True, sample_weight=None, seed=None, subset=None,
                  save_to_dir=None, save_prefix='', save_format='png', ignore_class_split=False):
+        misc = []
+        if isinstance(x, (tuple, list)):  # Keras: (images, other input) or (images, [other inputs])
+            if len(x) != 2:
+                raise ValueError(f'flow: x as a tuple must be (images, array or list of arrays), got {len(x)} items.')
+            x, misc = x[0], (list(x[1]) if isinstance(x[1], list) else [x[1]])
         x = _check_images(backend.to_numpy(x), 'flow')
         arrays = {'x': x, 'y': y, 'sample_weight': sample_weight}
-        for name in ('y', 'sample_weight'):
-            if arrays[name] is not None:
+        arrays.update({f'x[1][{i}]': m for i, m in enumerate(misc)})
+        for name in arrays:
+            if name != 'x' and arrays[name] is not None:
                 arrays[name] = backend.to_numpy(arrays[name])
                 if len(arrays[name]) != len(x):
                     raise ValueError(f'flow: x has {len(x)} images but {name} has {len(arrays[name])} entries.')
@@ -395,6 +403,7 @@ class NumpyArrayIterator:
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f'batch_size must be a positive integer, got {batch_size!r}.')
         self.x, self.y, self.sample_weight = arrays['x'], arrays['y'], arrays['sample_weight']
+        self.x_misc = [arrays[f'x[1][{i}]'] for i in range(len(misc))]
         self.save_to_dir, self.save_prefix, self.save_format = save_to_dir, save_prefix, save_format
         self.generator = generator
         self.n = len(self.x)
@@ -439,6 +448,8 @@ class NumpyArrayIterator:
         params = gen._random_params(len(index), source.shape[1], source.shape[2], self._rng)
         x = gen._standardize_batch(gen._transform_batch(source, params, self._workspace))
         self._save(x, index)
+        if self.x_misc:  # the other inputs pass through untransformed, as in Keras
+            x = [x] + [backend.as_array(m[index]) for m in self.x_misc]
         if self.y is None:
             return x
         y = backend.as_array(self.y[index])
@@ -820,6 +831,7 @@ class DirectoryIterator(NumpyArrayIterator):
         self.filepaths = [os.path.join(directory, f) for f in self.filenames]
         print(f'Found {self.samples} images belonging to {self.num_classes} classes.')
         self.x = self.y = self.sample_weight = None
+        self.x_misc = []
         self.n = self.samples
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
