@@ -124,7 +124,7 @@ def _merge_into(tmp, out):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--src', default=DEFAULT_SRC, help='cifar10-jpeg.tar.gz (default: the offline copy)')
     p.add_argument('--out', default=None, help='where to lay the folders out (default $MINIDL_DATA or '
                                                '~/.minidl/datasets, then cifar10-folders)')
