@@ -257,6 +257,16 @@ def test_activation_layers_equal_keras(keras, cls, kwargs):
 
 
 @pytest.mark.parametrize('cls, kwargs', LAYER_CASES, ids=[f'{c}-{k}' for c, k in LAYER_CASES])
+@given(shape=array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=4), seed=st.integers(0, 2 ** 16))
+def test_activation_layers_gradcheck_in_float64(cls, kwargs, shape, seed):
+    """Each activation layer with its options, as a layer (float64 weights for PReLU), on drawn shapes."""
+    x = away_from_kinks(seed, (2, 3) + shape)
+    layer = getattr(L, cls)(**kwargs, dtype='float64')
+    layer.build((None,) + x.shape[1:])
+    gradcheck(lambda t: layer(t), x)
+
+
+@pytest.mark.parametrize('cls, kwargs', LAYER_CASES, ids=[f'{c}-{k}' for c, k in LAYER_CASES])
 def test_activation_layer_configs_round_trip_and_read_keras_configs(keras, cls, kwargs):
     ours = getattr(L, cls)(**kwargs)
     again = type(ours).from_config(ours.get_config())

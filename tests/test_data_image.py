@@ -1,6 +1,7 @@
 """ImageDataGenerator: each transform on known images, SciPy as the oracle for the affine
 resampling, standardisation statistics, seeded determinism, epochs and validation subsets."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -231,11 +232,30 @@ def test_validation_split_subsets_are_disjoint_and_complete(rng):
     gen = ImageDataGenerator(validation_split=0.3)
     seen = {}
     for subset in ('training', 'validation'):
-        iterator = gen.flow(x, ids, batch_size=5, subset=subset, seed=1)
+        iterator = gen.flow(x, ids, batch_size=5, subset=subset, seed=1, ignore_class_split=True)
         seen[subset] = np.concatenate([y for _, y in take(iterator, len(iterator))])
     assert sorted(seen['validation'].tolist()) == list(range(6))  # int(23 * 0.3) first samples
     assert set(seen['training'].tolist()).isdisjoint(seen['validation'].tolist())
     assert sorted(np.concatenate([seen['training'], seen['validation']]).tolist()) == ids.tolist()
+    # Keras refuses a split that leaves classes on one side only (every id is its own class here).
+    with pytest.raises(ValueError, match='different classes.*ignore_class_split=True'):
+        gen.flow(x, ids, subset='training')
+    labels = np.arange(23) % 2
+    assert len(gen.flow(x, labels, batch_size=5, subset='validation')) == 2
+
+
+def test_flow_saves_every_image_without_changing_the_transforms(rng, tmp_path):
+    pytest.importorskip('PIL')
+    x = rng.uniform(0, 255, (5, 6, 6, 3)).astype(np.float32)
+    gen = ImageDataGenerator(rotation_range=30, horizontal_flip=True, data_format=None, dtype=None)
+    plain = next(gen.flow(x, batch_size=5, shuffle=False, seed=3))
+    saved = next(gen.flow(x, batch_size=5, shuffle=False, seed=3, save_to_dir=str(tmp_path),
+                          save_prefix='aug', save_format='jpeg'))
+    np.testing.assert_array_equal(plain, saved)
+    names = sorted(os.listdir(tmp_path))
+    assert len(names) == 5 and all(n.startswith('aug_') and n.endswith('.jpeg') for n in names)
+    assert sorted(int(n.split('_')[1]) for n in names) == list(range(5))
+    assert gen.dtype == np.float32 and gen.data_format == 'channels_last'
 
 
 def test_flow_outputs_and_errors(images):
@@ -275,3 +295,25 @@ def test_cupy_backend_matches_numpy(images):
         assert isinstance(xg, cupy.ndarray)
         np.testing.assert_allclose(cupy.asnumpy(xg), xe, atol=1e-3)
         np.testing.assert_array_equal(cupy.asnumpy(yg), ye)
+
+
+def test_flow_with_other_inputs_equals_keras_legacy(rng):
+    """``flow((images, other), y)``: the batches' x is [images, other], as in Keras' legacy generator."""
+    legacy = pytest.importorskip('keras.src.legacy.preprocessing.image')
+    x = rng.uniform(0, 255, (7, 4, 4, 3)).astype(np.float32)
+    other, third = rng.standard_normal((7, 2)).astype(np.float32), np.arange(7)
+    y = np.arange(7) % 2
+    for misc in (other, [other, third]):
+        ours = ImageDataGenerator(rescale=1 / 255).flow((x, misc), y, batch_size=3, shuffle=False)
+        theirs = legacy.ImageDataGenerator(rescale=1 / 255).flow((x, misc), y, batch_size=3, shuffle=False)
+        for _ in range(3):
+            (xa, ya), (xb, yb) = next(ours), next(theirs)
+            assert len(xa) == len(xb) == (2 if misc is other else 3)
+            for a, b in zip(xa, xb):
+                np.testing.assert_allclose(np.asarray(a), b, rtol=1e-6)
+            np.testing.assert_array_equal(np.asarray(ya), yb)
+    with pytest.raises(ValueError, match=r'x has 7 images but x\[1\]\[0\] has 6'):
+        ImageDataGenerator().flow((x, other[:6]))
+    val = ImageDataGenerator(validation_split=0.3).flow((x, other), y, batch_size=7, subset='validation')
+    xs, _ = next(val)
+    np.testing.assert_array_equal(np.asarray(xs[1]), other[:2])

@@ -2,6 +2,7 @@
 splits, decoded and resized batches, labels), ImageDataGenerator.flow_from_directory against Keras'
 legacy generator, and the featurewise statistics and ZCA whitening of ImageDataGenerator.fit."""
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -312,10 +313,66 @@ def test_cifar10_layout_script_extracts_only_class_images(tmp_path):
             tar.addfile(info, io.BytesIO(data.getvalue()))
     out = cifar10_to_folders.layout(str(archive), str(tmp_path / 'folders'), per_class=2, verbose=False)
     found = sorted(os.path.relpath(os.path.join(r, f), out) for r, _, files in os.walk(out) for f in files)
-    assert found == sorted(f'{s}/{c}/{i:04d}.jpg' for s in ('train', 'test') for c in ('cat', 'ship') for i in (0, 1))
+    assert found == ['.layout.json'] + sorted(f'{s}/{c}/{i:04d}.jpg' for s in ('train', 'test')
+                                              for c in ('cat', 'ship') for i in (0, 1))
     assert not (tmp_path / 'evil.jpg').exists()
-    assert [d for d in os.listdir(tmp_path) if d.startswith('.cifar10-folders')] == []
+    assert [d for d in os.listdir(tmp_path) if d.startswith('.')] == []  # no temporary folder left
     ds = image_dataset_from_directory(os.path.join(out, 'train'), image_size=(4, 4), verbose=False)
     assert ds.class_names == ['cat', 'ship'] and len(ds.file_paths) == 4
     with pytest.raises(FileNotFoundError, match='cifar10-jpeg.tar.gz'):
         cifar10_to_folders.layout(str(tmp_path / 'missing.tar.gz'), str(tmp_path / 'other'), verbose=False)
+
+
+def test_cifar10_layout_script_is_safe_to_rerun(tmp_path, monkeypatch):
+    """A rerun with the same cap does nothing (it does not even need the archive); another cap is
+    refused; the layout has ordinary permissions; a run that loses the race to another run's
+    rename keeps the winner's complete layout; a failed run leaves nothing behind."""
+    import io
+    import json
+    import stat
+    import sys
+    import tarfile
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'examples'))
+    import cifar10_to_folders
+    archive = tmp_path / 'cifar.tar.gz'
+    data = io.BytesIO()
+    PIL.fromarray(np.zeros((4, 4, 3), np.uint8)).save(data, 'JPEG')
+    with tarfile.open(archive, 'w:gz') as tar:
+        for name in [f'{s}/{c}/{i:04d}.jpg' for s in ('train', 'test') for c in ('cat', 'dog') for i in range(3)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data.getvalue())
+            tar.addfile(info, io.BytesIO(data.getvalue()))
+    out = str(tmp_path / 'folders')
+    cifar10_to_folders.layout(str(archive), out, per_class=2, verbose=False)
+    with open(os.path.join(out, '.layout.json')) as f:
+        assert json.load(f) == {'source': 'cifar.tar.gz', 'per_class': 2, 'images': {'train': 4, 'test': 4}}
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o777 & ~umask
+    before = sorted(os.path.join(r, f) for r, _, files in os.walk(out) for f in files)
+    assert cifar10_to_folders.layout(str(tmp_path / 'gone.tar.gz'), out, per_class=2, verbose=False) == out
+    assert sorted(os.path.join(r, f) for r, _, files in os.walk(out) for f in files) == before
+    with pytest.raises(ValueError, match='--per-class 2, not None'):
+        cifar10_to_folders.layout(str(archive), out, per_class=None, verbose=False)
+    # Losing the race: another run renames its complete layout into place just before this one does.
+    other = str(tmp_path / 'raced')
+    real_replace = os.replace
+
+    def replace_after_the_other_run(src, dst):
+        if dst == other and not os.path.exists(other):
+            shutil.copytree(out, other)
+        return real_replace(src, dst)
+    monkeypatch.setattr(cifar10_to_folders.os, 'replace', replace_after_the_other_run)
+    monkeypatch.setattr(cifar10_to_folders.os.path, 'exists', lambda p, real=os.path.exists: False if p == other
+                        else real(p))
+    assert cifar10_to_folders.layout(str(archive), other, per_class=2, verbose=False) == other
+    monkeypatch.undo()
+    assert sorted(os.listdir(os.path.join(other, 'train'))) == ['cat', 'dog']
+    assert [d for d in os.listdir(tmp_path) if d.startswith('.')] == []
+    # An archive with nothing to lay out fails and leaves no temporary folder.
+    empty = tmp_path / 'empty.tar.gz'
+    with tarfile.open(empty, 'w:gz'):
+        pass
+    with pytest.raises(ValueError, match='holds no train'):
+        cifar10_to_folders.layout(str(empty), str(tmp_path / 'none'), verbose=False)
+    assert [d for d in os.listdir(tmp_path) if d.startswith('.')] == [] and not os.path.exists(tmp_path / 'none')

@@ -79,8 +79,8 @@ class ImageDataGenerator:
                  height_shift_range=0.0, brightness_range=None,
                  shear_range=0.0, zoom_range=0.0, channel_shift_range=0.0, fill_mode='nearest', cval=0.0,
                  horizontal_flip=False, vertical_flip=False, rescale=None, preprocessing_function=None,
-                 data_format='channels_last', validation_split=0.0, interpolation_order=1, dtype='float32'):
-        if data_format != 'channels_last':
+                 data_format=None, validation_split=0.0, interpolation_order=1, dtype=None):
+        if data_format not in (None, 'channels_last'):
             raise ValueError('minidl images are channels_last (n, height, width, channels); '
                              f'got data_format={data_format!r}.')
         if fill_mode not in _FILL_MODES:
@@ -110,7 +110,8 @@ class ImageDataGenerator:
         self.preprocessing_function = preprocessing_function
         self.validation_split = validation_split
         self.interpolation_order = interpolation_order
-        self.dtype = np.dtype(dtype)
+        self.dtype = np.dtype(dtype or 'float32')  # Keras: None is floatx(), float32
+        self.data_format = 'channels_last'
         self.zca_whitening = zca_whitening
         self.zca_epsilon = zca_epsilon
         self.mean = None
@@ -315,17 +316,24 @@ class ImageDataGenerator:
 
     # --------------------------------------------------------------------------------- flow
 
-    def flow(self, x, y=None, batch_size=32, shuffle=True, sample_weight=None, seed=None, subset=None):
+    def flow(self, x, y=None, batch_size=32, shuffle=True, sample_weight=None, seed=None, save_to_dir=None,
+             save_prefix='', save_format='png', ignore_class_split=False, subset=None):
         """An endless iterator of ``(x_batch, y_batch)`` (or ``x_batch`` when ``y`` is None, or
         ``(x, y, w)`` with ``sample_weight``); ``len()`` is the number of batches per epoch.
+        ``x`` may be ``(images, other)`` or ``(images, [others])``, as in Keras: the batch's x is
+        then the list ``[images, other, ...]``, the other inputs untransformed.
 
         Each epoch visits every image once (reshuffled per epoch if ``shuffle``); the last
         batch may be smaller. ``seed`` fixes the shuffling and the random transforms.
         ``subset='validation'``/``'training'`` takes the first ``validation_split`` fraction of
-        the data / the rest.
+        the data / the rest; as in Keras, both parts must hold the same classes unless
+        ``ignore_class_split`` (labels sorted by class would otherwise validate on other classes).
+        ``save_to_dir`` writes every batch's images there as ``<save_prefix>_<index>_<n>.<save_format>``.
         """
         return NumpyArrayIterator(x, y, self, batch_size=batch_size, shuffle=shuffle,
-                                  sample_weight=sample_weight, seed=seed, subset=subset)
+                                  sample_weight=sample_weight, seed=seed, save_to_dir=save_to_dir,
+                                  save_prefix=save_prefix, save_format=save_format,
+                                  ignore_class_split=ignore_class_split, subset=subset)
 
     def flow_from_directory(self, directory, target_size=(256, 256), color_mode='rgb', classes=None,
                             class_mode='categorical', batch_size=32, shuffle=True, seed=None, save_to_dir=None,
@@ -359,11 +367,18 @@ def _check_images(x, where):
 class NumpyArrayIterator:
     """Endless batches of augmented images from arrays; see ``ImageDataGenerator.flow``."""
 
-    def __init__(self, x, y, generator, batch_size=32, shuffle=True, sample_weight=None, seed=None, subset=None):
+    def __init__(self, x, y, generator, batch_size=32, shuffle=True, sample_weight=None, seed=None, subset=None,
+                 save_to_dir=None, save_prefix='', save_format='png', ignore_class_split=False):
+        misc = []
+        if isinstance(x, (tuple, list)):  # Keras: (images, other input) or (images, [other inputs])
+            if len(x) != 2:
+                raise ValueError(f'flow: x as a tuple must be (images, array or list of arrays), got {len(x)} items.')
+            x, misc = x[0], (list(x[1]) if isinstance(x[1], list) else [x[1]])
         x = _check_images(backend.to_numpy(x), 'flow')
         arrays = {'x': x, 'y': y, 'sample_weight': sample_weight}
-        for name in ('y', 'sample_weight'):
-            if arrays[name] is not None:
+        arrays.update({f'x[1][{i}]': m for i, m in enumerate(misc)})
+        for name in arrays:
+            if name != 'x' and arrays[name] is not None:
                 arrays[name] = backend.to_numpy(arrays[name])
                 if len(arrays[name]) != len(x):
                     raise ValueError(f'flow: x has {len(x)} images but {name} has {len(arrays[name])} entries.')
@@ -373,6 +388,13 @@ class NumpyArrayIterator:
             if not generator.validation_split:
                 raise ValueError('flow(subset=...) needs an ImageDataGenerator with validation_split > 0.')
             split = int(len(x) * generator.validation_split)
+            labels = arrays['y']
+            if labels is not None and not ignore_class_split and \
+                    not np.array_equal(np.unique(labels[:split]), np.unique(labels[split:])):
+                raise ValueError('flow: the training and validation subsets hold different classes after the '
+                                 f'split at {split} of {len(x)} (validation_split={generator.validation_split}). '
+                                 'If the arrays are sorted by label, shuffle them first; or pass '
+                                 'ignore_class_split=True.')
             part = slice(0, split) if subset == 'validation' else slice(split, None)
             arrays = {k: (v[part] if v is not None else None) for k, v in arrays.items()}
         if len(arrays['x']) == 0:
@@ -381,6 +403,8 @@ class NumpyArrayIterator:
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f'batch_size must be a positive integer, got {batch_size!r}.')
         self.x, self.y, self.sample_weight = arrays['x'], arrays['y'], arrays['sample_weight']
+        self.x_misc = [arrays[f'x[1][{i}]'] for i in range(len(misc))]
+        self.save_to_dir, self.save_prefix, self.save_format = save_to_dir, save_prefix, save_format
         self.generator = generator
         self.n = len(self.x)
         self.batch_size = int(batch_size)
@@ -423,12 +447,27 @@ class NumpyArrayIterator:
         source = self.x[index]
         params = gen._random_params(len(index), source.shape[1], source.shape[2], self._rng)
         x = gen._standardize_batch(gen._transform_batch(source, params, self._workspace))
+        self._save(x, index)
+        if self.x_misc:  # the other inputs pass through untransformed, as in Keras
+            x = [x] + [backend.as_array(m[index]) for m in self.x_misc]
         if self.y is None:
             return x
         y = backend.as_array(self.y[index])
         if self.sample_weight is None:
             return x, y
         return x, y, backend.as_array(self.sample_weight[index])
+
+
+    def _save(self, x, index):
+        """With ``save_to_dir``: each image of the batch as ``<prefix>_<index>_<n>.<format>`` (Keras' names;
+        ``n`` a random number so that later epochs do not overwrite)."""
+        if not self.save_to_dir:
+            return
+        if getattr(self, '_names_rng', None) is None:  # its own stream: saving does not change the transforms
+            self._names_rng = np.random.default_rng([self.seed, 1])
+        for k, j in enumerate(index):
+            name = f'{self.save_prefix}_{j}_{int(self._names_rng.integers(10 ** 7))}.{self.save_format}'
+            save_img(os.path.join(self.save_to_dir, name), x[k], file_format=self.save_format)
 
 
 # ------------------------------------------------------------------------------ resampling
@@ -792,6 +831,7 @@ class DirectoryIterator(NumpyArrayIterator):
         self.filepaths = [os.path.join(directory, f) for f in self.filenames]
         print(f'Found {self.samples} images belonging to {self.num_classes} classes.')
         self.x = self.y = self.sample_weight = None
+        self.x_misc = []
         self.n = self.samples
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -839,10 +879,7 @@ class DirectoryIterator(NumpyArrayIterator):
         source = self._load(index)
         params = gen._random_params(len(index), source.shape[1], source.shape[2], self._rng)
         x = gen._standardize_batch(gen._transform_batch(source, params, self._workspace))
-        if self.save_to_dir:
-            for k, j in enumerate(index):
-                name = f'{self.save_prefix}_{j}_{int(self._rng.integers(10 ** 7))}.{self.save_format}'
-                save_img(os.path.join(self.save_to_dir, name), x[k], file_format=self.save_format)
+        self._save(x, index)
         if self.class_mode == 'input':
             return x, x.copy()
         if self.class_mode in ('binary', 'sparse'):
