@@ -93,7 +93,8 @@ def register(op, backend=None, when=None, description=''):
 
 def _backend_of(args):
     for a in args:
-        a = getattr(a, 'data', a)
+        if not type(a).__module__.startswith(('numpy', 'cupy')):
+            a = getattr(a, 'data', a)   # a Tensor or Variable: its array (an array's own .data is its buffer)
         if hasattr(a, 'shape') and hasattr(a, 'dtype'):
             return 'cupy' if type(a).__module__.startswith('cupy') else 'numpy'
     return 'numpy'
@@ -101,7 +102,7 @@ def _backend_of(args):
 
 # The modules holding the fast forms register them when imported; they import the reference
 # ops (and through them the engine), so they are loaded on the first look-up, not at import.
-_FORM_MODULES = ('conv', 'pool', 'norm', 'activation', 'reduce')
+_FORM_MODULES = ('conv', 'pool', 'norm', 'activation', 'reduce', 'linalg')
 _loaded = []
 
 
