@@ -13,6 +13,7 @@ in-place NumPy variants, other lowerings), one module per family:
 ``norm.py``        ``batch_norm``, ``dropout``: fused NumPy passes, one CUDA kernel per step
 ``activation.py``  ``relu``: the CUDA backward kernel
 ``reduce.py``      ``sum_to``: column sums as one BLAS matrix-vector product (bias gradients)
+``linalg.py``      ``matmul``: outer products (a contraction of length 1) as broadcast products
 =================  ===========================================================================
 
 **The dispatch rule.** A fast form is registered against the name of the reference op it
