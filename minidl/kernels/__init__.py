@@ -13,6 +13,7 @@ in-place NumPy variants, other lowerings), one module per family:
 ``norm.py``        ``batch_norm``, ``dropout``: fused NumPy passes, one CUDA kernel per step
 ``activation.py``  ``relu``: the CUDA backward kernel
 ``reduce.py``      ``sum_to``: column sums as one BLAS matrix-vector product (bias gradients)
+``linalg.py``      ``matmul``: outer products (a contraction of length 1) as broadcast products
 =================  ===========================================================================
 
 **The dispatch rule.** A fast form is registered against the name of the reference op it
@@ -93,12 +94,8 @@ def register(op, backend=None, when=None, description=''):
 
 def _backend_of(args):
     for a in args:
-        module = type(a).__module__
-        if module.startswith('cupy'):           # a raw CuPy array (its .data is a memory pointer)
-            return 'cupy'
-        if module.startswith('numpy'):
-            return 'numpy'
-        a = getattr(a, 'data', None)            # a Tensor or Variable: its array
+        if not type(a).__module__.startswith(('numpy', 'cupy')):
+            a = getattr(a, 'data', a)   # a Tensor or Variable: its array (an array's own .data is its buffer)
         if hasattr(a, 'shape') and hasattr(a, 'dtype'):
             return 'cupy' if type(a).__module__.startswith('cupy') else 'numpy'
     return 'numpy'
@@ -106,7 +103,7 @@ def _backend_of(args):
 
 # The modules holding the fast forms register them when imported; they import the reference
 # ops (and through them the engine), so they are loaded on the first look-up, not at import.
-_FORM_MODULES = ('conv', 'pool', 'norm', 'activation', 'reduce')
+_FORM_MODULES = ('conv', 'pool', 'norm', 'activation', 'reduce', 'linalg')
 _loaded = []
 
 
