@@ -1,6 +1,7 @@
 """Shared test setup: float64 gradient checks, a `gpu` marker that skips without CUDA, and a
 hypothesis profile small enough for 2 CI cores."""
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -45,6 +46,12 @@ def _seeded():
     minidl.seed(0)
     yield
     minidl.set_backend(chosen)
+    # torch.set_flush_denormal(True) (benchmarks/model_defs.py's LSTM, as the benchmark compares like
+    # with like) sets the CPU's flush-to-zero mode for the whole process: hypothesis then refuses
+    # to draw floats in every later test. Each test leaves the mode as it found it.
+    torch = sys.modules.get('torch')
+    if torch is not None:
+        torch.set_flush_denormal(False)
 
 
 @pytest.fixture
