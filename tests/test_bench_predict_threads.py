@@ -14,6 +14,10 @@ SCRIPT = os.path.join(ROOT, 'benchmarks', 'bench_predict_threads.py')
 
 @pytest.mark.slow
 def test_probe_records_rate_cpu_time_and_thread_pools(tmp_path):
+    # the probe reads every pool through threadpoolctl and times PyTorch beside minidl: both are
+    # benchmark tools, not dependencies (a clean install has neither)
+    pytest.importorskip('threadpoolctl')
+    pytest.importorskip('torch')
     out = tmp_path / 'probe.json'
     proc = subprocess.run([sys.executable, SCRIPT, '--samples', '256', '--frameworks', 'minidl', 'torch',
                            '--threads', '1', '--busy', '0', '--rounds', '1', '--json-out', str(out)],
