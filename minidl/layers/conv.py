@@ -20,7 +20,7 @@ from .. import activations
 from ..functional import conv as conv_ops
 from ..functional import geometry
 from .base import InputSpec, Layer, format_shape
-from .options import channels_last, int_tuple, positive_int, serialized, weight_options
+from .options import channels_last, int_tuple, option_weight, positive_int, serialized, weight_options
 
 
 def normalize_padding(padding, layer_name, allowed=('valid', 'same')):
@@ -114,12 +114,8 @@ class _Conv(_WindowLayer):
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): the input has {channels} channels "
                              f'(input shape {format_shape(input_shape)}), which groups={self.groups} does not divide; '
                              'use a number of groups that divides the channels.')
-        self.kernel = self.add_weight(shape=self.kernel_size + (channels // self.groups, self.filters),
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, name='kernel')
-        self.bias = self.add_weight(shape=(self.filters,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-                                    name='bias') if self.use_bias else None
+        self.kernel = option_weight(self, 'kernel', self.kernel_size + (channels // self.groups, self.filters))
+        self.bias = option_weight(self, 'bias', (self.filters,)) if self.use_bias else None
 
     def call(self, inputs):
         y = _CONV[self.rank](inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
@@ -195,12 +191,8 @@ class _ConvTranspose(_WindowLayer):
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
-        self.kernel = self.add_weight(shape=self.kernel_size + (self.filters, channels),
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, name='kernel')
-        self.bias = self.add_weight(shape=(self.filters,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-                                    name='bias') if self.use_bias else None
+        self.kernel = option_weight(self, 'kernel', self.kernel_size + (self.filters, channels))
+        self.bias = option_weight(self, 'bias', (self.filters,)) if self.use_bias else None
 
     def call(self, inputs):
         y = _TRANSPOSE[self.rank](inputs, self.kernel, self.bias, self.strides, self.padding, self.output_padding,
@@ -282,12 +274,9 @@ class _DepthwiseConv(_WindowLayer):
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
-        self.kernel = self.add_weight(shape=self.kernel_size + (channels, self.depth_multiplier),
-                                      initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
-                                      constraint=self.depthwise_constraint, name='kernel')
-        self.bias = self.add_weight(shape=(channels * self.depth_multiplier,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-                                    name='bias') if self.use_bias else None
+        self.kernel = option_weight(self, 'depthwise', self.kernel_size + (channels, self.depth_multiplier),
+                                    name='kernel')
+        self.bias = option_weight(self, 'bias', (channels * self.depth_multiplier,)) if self.use_bias else None
 
     def call(self, inputs):
         y = _DEPTHWISE[self.rank](inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
@@ -352,16 +341,12 @@ class _SeparableConv(_WindowLayer):
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
-        self.depthwise_kernel = self.add_weight(
-            shape=self.kernel_size + (channels, self.depth_multiplier), initializer=self.depthwise_initializer,
-            regularizer=self.depthwise_regularizer, constraint=self.depthwise_constraint, name='depthwise_kernel')
-        self.pointwise_kernel = self.add_weight(
-            shape=(1,) * self.rank + (channels * self.depth_multiplier, self.filters),
-            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
-            constraint=self.pointwise_constraint, name='pointwise_kernel')
-        self.bias = self.add_weight(shape=(self.filters,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-                                    name='bias') if self.use_bias else None
+        self.depthwise_kernel = option_weight(self, 'depthwise', self.kernel_size + (channels, self.depth_multiplier),
+                                              name='depthwise_kernel')
+        self.pointwise_kernel = option_weight(self, 'pointwise',
+                                              (1,) * self.rank + (channels * self.depth_multiplier, self.filters),
+                                              name='pointwise_kernel')
+        self.bias = option_weight(self, 'bias', (self.filters,)) if self.use_bias else None
 
     def call(self, inputs):
         y = _SEPARABLE[self.rank](inputs, self.depthwise_kernel, self.pointwise_kernel, self.bias, self.strides,

@@ -11,7 +11,7 @@ from .. import functional as F
 from .. import activations
 from ..saving.serialization_lib import deserialize_keras_object, in_safe_mode, serialize_keras_object
 from .base import Layer, InputSpec, KerasTensor, Node, _Spec, _is_shape_list, format_shape, unique_name
-from .options import channels_last, positive_int, reject_unsupported, serialized, weight_options
+from .options import channels_last, option_weight, positive_int, reject_unsupported, serialized, weight_options
 
 
 class InputLayer(Layer):
@@ -83,12 +83,8 @@ class Dense(Layer):
             raise ValueError(f"Layer '{self.name}' (Dense) needs inputs of at least 2 dimensions with a known last "
                              f'dimension, but got input shape {format_shape(input_shape)}.')
         n_in = input_shape[-1]
-        self.kernel = self.add_weight(shape=(n_in, self.units), initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
-                                      name='kernel')
-        self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-                                    name='bias') if self.use_bias else None
+        self.kernel = option_weight(self, 'kernel', (n_in, self.units))
+        self.bias = option_weight(self, 'bias', (self.units,)) if self.use_bias else None
         self.input_spec = InputSpec(min_ndim=2, axes={-1: n_in})
 
     def call(self, inputs, training=False):

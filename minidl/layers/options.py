@@ -55,3 +55,11 @@ def weight_options(layer, **weights):
         setattr(layer, f'{name}_initializer', initializers.get(initializer))
         setattr(layer, f'{name}_regularizer', regularizers.get(regularizer))
         setattr(layer, f'{name}_constraint', constraints.get(constraint))
+
+
+def option_weight(layer, option, shape, name=None):
+    """``layer.add_weight`` with the initializer, regularizer and constraint that
+    ``weight_options`` set for ``option`` (the weight is named ``name``, or ``option``)."""
+    return layer.add_weight(shape=shape, initializer=getattr(layer, f'{option}_initializer'),
+                            regularizer=getattr(layer, f'{option}_regularizer'),
+                            constraint=getattr(layer, f'{option}_constraint'), name=name or option)
