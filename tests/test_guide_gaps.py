@@ -52,3 +52,15 @@ def test_summary_of_an_unbuilt_model_shows_its_layers_as_keras_3_does():
     rows = [line for line in lines if line.startswith('dense')]
     assert len(rows) == 2 and all('?' in r and '0 (unbuilt)' in r for r in rows)
     assert 'Total params: 0 (unbuilt)' in lines
+
+
+def test_variable_and_torch_labels_agree_with_keras_3(keras):
+    import torch
+    theirs = keras.Variable(initializer='ones', shape=(2, 3), dtype='float32', trainable=False)
+    ours = minidl.Variable(initializer='ones', shape=(2, 3), dtype='float32', trainable=False)
+    np.testing.assert_array_equal(ours.numpy(), keras.ops.convert_to_numpy(theirs))
+    assert ours.trainable == theirs.trainable and str(ours.dtype) == theirs.dtype
+    labels = torch.tensor([0, 2, 1])
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3]], np.float32)
+    expected = keras.ops.convert_to_numpy(keras.losses.SparseCategoricalCrossentropy()(labels, torch.tensor(probs)))
+    np.testing.assert_allclose(losses.SparseCategoricalCrossentropy()(labels, probs).numpy(), expected, rtol=1e-6)
